@@ -1,0 +1,4 @@
+//! `geid`: diagnostics and scripting.
+#![forbid(unsafe_code)]
+
+fn main() {}

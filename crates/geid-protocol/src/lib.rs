@@ -1,0 +1,3 @@
+//! Wire formats shared by every geid component.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]

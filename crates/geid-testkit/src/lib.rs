@@ -1,0 +1,3 @@
+//! The geid test world.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
