@@ -9,7 +9,10 @@ const DOC: &str = include_str!("../../../docs/protocol.md");
 fn every_error_code_is_documented_in_the_table() {
     for code in ErrorCode::ALL {
         let row = format!("| `{}` |", code.as_str());
-        assert!(DOC.contains(&row), "docs/protocol.md has no table row for {code}");
+        assert!(
+            DOC.contains(&row),
+            "docs/protocol.md has no table row for {code}"
+        );
     }
 }
 
@@ -24,7 +27,10 @@ fn every_command_and_event_is_documented() {
         "cancel",
         "quit",
     ] {
-        assert!(DOC.contains(&format!("### `{name}`")), "no section for {name}");
+        assert!(
+            DOC.contains(&format!("### `{name}`")),
+            "no section for {name}"
+        );
     }
     for event in ["card-required", "pin-required", "progress"] {
         assert!(DOC.contains(&format!("`{event}`")), "no mention of {event}");
