@@ -1,3 +1,15 @@
-//! The geid test world.
+//! The geid test world: a generated PKI shaped like the Georgian one (see [`pki`]) and the
+//! small DER toolbox used to build and inspect its certificates (see [`der`]).
+//!
+//! Nothing here may be trusted by a production configuration.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod der;
+mod error;
+pub mod pki;
+
+pub use error::Error;
+pub use pki::{
+    CertifiedKey, Citizen, IssuingCa, Pki, PkiOptions, Revocation, RevocationReason, Written,
+};
