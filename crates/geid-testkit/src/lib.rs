@@ -13,3 +13,8 @@ pub use error::Error;
 pub use pki::{
     CertifiedKey, Citizen, IssuingCa, Pki, PkiOptions, Revocation, RevocationReason, Written,
 };
+
+/// The README's example runs as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
