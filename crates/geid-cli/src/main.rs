@@ -24,6 +24,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// List the stable error codes the host and extension report, with what to do about each.
+    Errors {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// The test world: generated PKI and other test fixtures.
     #[cfg(feature = "testkit")]
     #[command(subcommand)]
@@ -112,10 +118,29 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Errors { json } => {
+            print_errors(json);
+            Ok(())
+        }
         #[cfg(feature = "testkit")]
         Command::Testkit(TestkitCommand::Pki(args)) => testkit_pki(args),
         #[cfg(feature = "testkit")]
         Command::Token(TokenCommand::Make(args)) => token_make(args),
+    }
+}
+
+fn print_errors(json: bool) {
+    let codes = geid_protocol::ErrorCode::ALL;
+    if json {
+        let list: Vec<_> = codes
+            .iter()
+            .map(|c| serde_json::json!({"code": c.as_str(), "action": c.user_action()}))
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+    } else {
+        for c in codes {
+            println!("{:<22} {}", c.as_str(), c.user_action());
+        }
     }
 }
 
