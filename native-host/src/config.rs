@@ -16,7 +16,7 @@ use crate::operation::Timeouts;
 /// Chromium extension ids built into this host. The development id of the extension in this
 /// repository (from the `key` in its manifest) is always included; store ids are added at build
 /// time with `GEID_EXTENSION_IDS=id1,id2`.
-pub const DEV_EXTENSION_ID: &str = "ldbpkmpecfmcnaohfbihbfpjcmdnaepc";
+pub const DEV_EXTENSION_ID: &str = "cpgfckjdblcnolcedngcmfbldcajgmld";
 /// The Firefox add-on id of the extension in this repository.
 pub const FIREFOX_ADDON_ID: &str = "geid@geid.ge";
 
