@@ -8,6 +8,7 @@
 pub mod der;
 mod error;
 pub mod pki;
+pub mod virtual_card;
 
 pub use error::Error;
 pub use pki::{
