@@ -13,6 +13,9 @@ use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State
 use crate::transport::{CardChannel, ReaderFeatures, Transport};
 use crate::CardError;
 
+/// How long a failed exchange waits for pcscd to report the card gone.
+const REMOVAL_WAIT: Duration = Duration::from_millis(1000);
+
 /// One reader and what is in it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ReaderInfo {
@@ -98,9 +101,11 @@ impl PcscContext {
                 .map(|n| ReaderState::new(n, State::UNAWARE))
                 .collect();
             states.push(ReaderState::new(pcsc::PNP_NOTIFICATION(), State::UNAWARE));
-            self.ctx
-                .get_status_change(Duration::ZERO, &mut states)
-                .map_err(|e| map_err("SCardGetStatusChange", e))?;
+            match self.ctx.get_status_change(Duration::ZERO, &mut states) {
+                // Nothing to report for the PnP pseudo-reader: not an error here.
+                Ok(()) | Err(pcsc::Error::Timeout) => {}
+                Err(e) => return Err(map_err("SCardGetStatusChange", e)),
+            }
             let infos: Vec<ReaderInfo> = states[..states.len() - 1].iter().map(info_of).collect();
             if infos.iter().any(|r| r.atr.is_some()) {
                 return Ok(infos);
@@ -190,8 +195,10 @@ impl PcscContext {
             .connect(&cname, ShareMode::Shared, Protocols::ANY)
             .map_err(|e| map_err("SCardConnect", e))?;
         let atr = card
-            .get_attribute_owned(pcsc::Attribute::AtrString)
-            .map_err(|e| map_err("SCardGetAttrib", e))?;
+            .status2_owned()
+            .map_err(|e| map_err("SCardStatus", e))?
+            .atr()
+            .to_vec();
         Ok(PcscTransport {
             ctx: self.ctx.clone(),
             card: Some(card),
@@ -226,11 +233,27 @@ pub struct PcscTransport {
 }
 
 impl PcscTransport {
-    /// Whether the card is still in the reader (`SCardGetStatusChange` with no wait).
-    fn card_present(ctx: &Context, reader: &CStr) -> bool {
+    /// Whether the card has left the reader, waiting up to `wait` for pcscd to notice (a
+    /// driver may report a failed exchange before the reader state changes).
+    fn card_gone(ctx: &Context, reader: &CStr, wait: Duration) -> bool {
         let mut st = [ReaderState::new(reader.to_owned(), State::UNAWARE)];
-        ctx.get_status_change(Duration::ZERO, &mut st).is_ok()
-            && st[0].event_state().contains(State::PRESENT)
+        if ctx.get_status_change(Duration::ZERO, &mut st).is_err() {
+            return true;
+        }
+        let gone = |s: &ReaderState| !s.event_state().contains(State::PRESENT);
+        if gone(&st[0]) {
+            return true;
+        }
+        st[0].sync_current_state();
+        let deadline = Instant::now() + wait;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match ctx.get_status_change(left, &mut st) {
+                Ok(()) if gone(&st[0]) => return true,
+                Ok(()) => st[0].sync_current_state(),
+                Err(_) => return false,
+            }
+        }
+        false
     }
 }
 
@@ -269,8 +292,10 @@ impl Transport for PcscTransport {
         card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
             .map_err(|e| map_err("SCardReconnect", e))?;
         self.atr = card
-            .get_attribute_owned(pcsc::Attribute::AtrString)
-            .map_err(|e| map_err("SCardGetAttrib", e))?;
+            .status2_owned()
+            .map_err(|e| map_err("SCardStatus", e))?
+            .atr()
+            .to_vec();
         Ok(())
     }
 }
@@ -287,7 +312,7 @@ impl PcscChannel<'_> {
     fn classify(&self, operation: &'static str, e: pcsc::Error) -> CardError {
         let mapped = map_err(operation, e);
         if matches!(mapped, CardError::Pcsc { .. })
-            && !PcscTransport::card_present(self.ctx, self.reader)
+            && PcscTransport::card_gone(self.ctx, self.reader, REMOVAL_WAIT)
         {
             return CardError::CardRemoved;
         }
@@ -303,6 +328,10 @@ impl CardChannel for PcscChannel<'_> {
             Err(e) => return Err(self.classify("SCardTransmit", e)),
         };
         buf.truncate(n);
+        // vpcd (and some drivers) answer an empty response when the card has gone.
+        if n < 2 && PcscTransport::card_gone(self.ctx, self.reader, REMOVAL_WAIT) {
+            return Err(CardError::CardRemoved);
+        }
         Ok(buf)
     }
 

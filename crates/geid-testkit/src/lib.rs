@@ -7,6 +7,7 @@
 
 pub mod der;
 mod error;
+pub mod pcscd;
 pub mod pki;
 pub mod virtual_card;
 
