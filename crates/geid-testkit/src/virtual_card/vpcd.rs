@@ -41,6 +41,9 @@ pub fn serve(
         if stop.load(Ordering::SeqCst) {
             return Ok(());
         }
+        // vpcd writes the length and the payload separately; without quick ACKs, Nagle on its
+        // side and delayed ACK on ours add ~40 ms to every APDU.
+        let _ = socket2::SockRef::from(&stream).set_quickack(true);
         let mut len = [0u8; 2];
         match stream.read_exact(&mut len) {
             Ok(()) => {}
