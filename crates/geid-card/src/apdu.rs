@@ -324,7 +324,7 @@ impl Command {
         let start = 4 + lc_len;
         let end = start + self.data.len();
         let mut parts: Vec<String> = bytes[..start].iter().map(|b| format!("{b:02X}")).collect();
-        parts.extend(std::iter::repeat("**".to_string()).take(self.data.len()));
+        parts.extend(std::iter::repeat_n("**".to_string(), self.data.len()));
         parts.extend(bytes[end..].iter().map(|b| format!("{b:02X}")));
         parts.join(" ")
     }

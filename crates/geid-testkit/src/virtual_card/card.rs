@@ -400,7 +400,7 @@ impl VirtualCard {
         let Some(path) = target else {
             return Err(StatusWord::FILE_NOT_FOUND);
         };
-        if cmd.data().len() % 2 != 0 && cmd.p1 != 0x04 {
+        if !cmd.data().len().is_multiple_of(2) && cmd.p1 != 0x04 {
             return Err(StatusWord::WRONG_DATA);
         }
         let fid = path[path.len().saturating_sub(2)..].to_vec();

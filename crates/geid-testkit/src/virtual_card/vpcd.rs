@@ -118,7 +118,7 @@ impl VpcdCard {
 
     /// Whether the serving thread has ended (vpcd closed the connection or the card was removed).
     pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().map_or(true, |t| t.is_finished())
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 
     /// Removes the card: closes the connection and waits for the thread.
