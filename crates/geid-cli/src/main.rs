@@ -14,6 +14,8 @@ use anyhow::Context;
 use clap::Args;
 use clap::{Parser, Subcommand};
 
+mod card;
+
 /// geid: Georgian ID card login toolkit — diagnostics and scripting.
 #[derive(Debug, Parser)]
 #[command(name = "geid", version)]
@@ -30,6 +32,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List smart-card readers and the cards in them.
+    Readers {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the card holder, certificates and PIN retry counters.
+    Info(card::InfoArgs),
+    /// Log in: sign a challenge with the card and print the Web eID token.
+    Auth(card::AuthArgs),
+    /// PIN management: status, change, unblock.
+    #[command(subcommand)]
+    Pin(card::PinCommand),
+    /// Record an APDU trace of a card (PIN bytes redacted) to confirm the card profile.
+    Trace(card::TraceArgs),
     /// The test world: generated PKI and other test fixtures.
     #[cfg(feature = "testkit")]
     #[command(subcommand)]
@@ -45,6 +62,8 @@ enum Command {
 enum TestkitCommand {
     /// Generate a test PKI (root, CAs, OCSP responders, citizens) and write it to a directory.
     Pki(PkiArgs),
+    /// Run a virtual ID card for a test citizen behind pcscd's vpcd reader.
+    Card(card::TestkitCardArgs),
 }
 
 #[cfg(feature = "testkit")]
@@ -122,8 +141,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print_errors(json);
             Ok(())
         }
+        Command::Readers { json } => card::readers(json),
+        Command::Info(a) => card::info(a),
+        Command::Auth(a) => card::auth(a),
+        Command::Pin(c) => card::pin(c),
+        Command::Trace(a) => card::trace(a),
         #[cfg(feature = "testkit")]
         Command::Testkit(TestkitCommand::Pki(args)) => testkit_pki(args),
+        #[cfg(feature = "testkit")]
+        Command::Testkit(TestkitCommand::Card(args)) => card::testkit_card(args),
         #[cfg(feature = "testkit")]
         Command::Token(TokenCommand::Make(args)) => token_make(args),
     }

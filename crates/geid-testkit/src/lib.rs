@@ -7,7 +7,9 @@
 
 pub mod der;
 mod error;
+pub mod pcscd;
 pub mod pki;
+pub mod virtual_card;
 
 pub use error::Error;
 pub use pki::{
