@@ -239,6 +239,12 @@ impl<T: Transport> Card<T> {
         })
     }
 
+    /// Whether the reader offers PIN entry on its own keypad (FEATURE_VERIFY_PIN_DIRECT).
+    pub fn reader_has_pin_pad(&mut self) -> Result<bool, CardError> {
+        let mut chan = self.transport.begin_transaction()?;
+        Ok(chan.features()?.verify_pin_direct.is_some())
+    }
+
     /// Signs `digest` (of `hash`) with `slot`'s key after verifying its PIN. RSA keys get a
     /// PKCS#1 v1.5 signature over the DigestInfo; EC keys a raw `r || s` signature.
     pub fn sign(

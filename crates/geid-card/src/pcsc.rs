@@ -73,6 +73,15 @@ impl PcscContext {
         }
     }
 
+    /// A function that makes a blocking wait on this context return at once
+    /// (`SCardCancel`); the wait then fails, and the caller knows it cancelled.
+    pub fn canceller(&self) -> impl Fn() + Send + Sync + 'static {
+        let ctx = self.ctx.clone();
+        move || {
+            let _ = ctx.cancel();
+        }
+    }
+
     /// The readers and their cards, right now.
     pub fn readers(&self) -> Result<Vec<ReaderInfo>, CardError> {
         let names = self.reader_names()?;

@@ -513,7 +513,14 @@ impl VirtualCard {
         if block_len(&spec).is_some_and(|n| n != data.len()) {
             return Err(StatusWord::WRONG_LENGTH);
         }
-        secret.check(&strip(&data, &spec))?;
+        let result = secret.check(&strip(&data, &spec));
+        // A failed comparison resets the security status (ISO 7816-4 §11.5.6).
+        match which {
+            "auth" => self.auth_verified = false,
+            "sign" => self.sign_verified = false,
+            _ => {}
+        }
+        result?;
         match which {
             "auth" => self.auth_verified = true,
             "sign" => self.sign_verified = true,
