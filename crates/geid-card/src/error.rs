@@ -95,7 +95,7 @@ pub enum CardError {
     },
     /// A wrong PIN, where the card's route does not tell how many tries are left (a PKCS#11
     /// module that reports neither CKF_USER_PIN_FINAL_TRY nor CKF_USER_PIN_LOCKED).
-    #[error("wrong PIN; the PIN is blocked after too many wrong tries")]
+    #[error("wrong PIN (the card's PKCS#11 module does not tell how many tries are left)")]
     PinIncorrectTriesUnknown,
     /// The PIN is blocked after too many wrong tries.
     #[error("the PIN is blocked")]
@@ -166,9 +166,9 @@ pub enum CardError {
     },
     /// The PKCS#11 module has no token holding an ID card's certificates and keys.
     #[error(
-        "the PKCS#11 module {module} has no {} with an authentication and a signing certificate and their keys (tokens: {})",
+        "the PKCS#11 module {module} has no {} with an authentication and a signing certificate (tokens: {})",
         label.as_ref().map_or("token".to_string(), |l| format!("token labelled {l:?}")),
-        if tokens.is_empty() { "none".to_string() } else { tokens.join(", ") }
+        if tokens.is_empty() { "none".to_string() } else { format!("{tokens:?}") }
     )]
     Pkcs11TokenNotFound {
         /// The module path.

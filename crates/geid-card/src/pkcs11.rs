@@ -141,6 +141,9 @@ impl Pkcs11Backend {
                     continue;
                 }
             };
+            if !info.token_initialized() {
+                continue;
+            }
             let label = info.label().trim_end().to_string();
             labels.push(label.clone());
             if options
