@@ -2,7 +2,7 @@
 //! The PKCS#11 fallback against SoftHSM2 holding the test PKI's citizen keys and certificates.
 //!
 //! One SoftHSM2 configuration per test process (the module reads `SOFTHSM2_CONF` once, at
-//! `C_Initialize`), with two tokens in a temporary directory:
+//! `C_Initialize`), with two tokens in `target/tmp/pkcs11_softhsm`, made anew by each run:
 //! - `geid-test`: the testkit citizen's RSA authentication and signing keys and certificates;
 //! - `geid-ec`: P-256 keys with certificates made here (keyUsage as on the card).
 //!
@@ -39,7 +39,6 @@ const SO_PIN: &str = "123456";
 const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
 
 struct Fixture {
-    _dir: tempfile::TempDir,
     ec_auth: X509,
     ec_sign: X509,
 }
@@ -65,11 +64,18 @@ fn fixture() -> Option<&'static Fixture> {
 }
 
 fn make_fixture(module: &Path) -> Fixture {
-    // Under target/, so a run that stops early leaves nothing in the system temp directory.
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let tokens = dir.path().join("tokens");
+    // One fixed directory under target/, emptied at the start of each run, so runs (and runs
+    // stopped early) leave no token stores behind.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pkcs11_softhsm");
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => panic!("{}: {e}", dir.display()),
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let tokens = dir.join("tokens");
     std::fs::create_dir(&tokens).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
+    let conf = dir.join("softhsm2.conf");
     std::fs::write(
         &conf,
         format!(
@@ -136,11 +142,7 @@ fn make_fixture(module: &Path) -> Fixture {
         }
         session.logout().unwrap();
     }
-    Fixture {
-        _dir: dir,
-        ec_auth,
-        ec_sign,
-    }
+    Fixture { ec_auth, ec_sign }
 }
 
 fn cert(cert: &X509, id: &[u8]) -> Vec<Attribute> {
