@@ -4,10 +4,7 @@
 //! another program resets the card in the middle, the transport reconnects and the operation
 //! runs once more; a second failure is reported.
 
-use geid_protocol::{
-    app_version, AuthToken, ChallengeNonce, HashFunction, Origin, Pin, SignatureAlgorithm,
-    TOKEN_FORMAT,
-};
+use geid_protocol::{AuthToken, ChallengeNonce, HashFunction, Origin, Pin};
 use zeroize::Zeroizing;
 
 use crate::apdu::{Command, StatusWord};
@@ -274,26 +271,14 @@ impl<T: Transport> Card<T> {
         self.run(|st, s| {
             let certificate = st.certificate(s, KeySlot::Authentication)?;
             let info = CertificateInfo::parse(&certificate)?;
-            let algorithm = match info.key {
-                KeyKind::Rsa { .. } => SignatureAlgorithm::Rs256,
-                KeyKind::Ec { field_len: 32 } => SignatureAlgorithm::Es256,
-                KeyKind::Ec { field_len: 48 } => SignatureAlgorithm::Es384,
-                KeyKind::Ec { field_len: 66 } => SignatureAlgorithm::Es512,
-                KeyKind::Ec { field_len } => {
-                    return Err(CardError::UnsupportedKey(format!(
-                        "EC key with {field_len}-byte field"
-                    )))
-                }
-            };
+            let algorithm = crate::id_card::auth_algorithm(info.key)?;
             let digest = algorithm.card_digest(origin, nonce);
             let signature = st.sign(s, KeySlot::Authentication, algorithm.hash(), &digest, &pin)?;
-            Ok(AuthToken {
+            Ok(crate::id_card::auth_token(
                 certificate,
                 algorithm,
                 signature,
-                format: TOKEN_FORMAT.into(),
-                app_version: app_version(),
-            })
+            ))
         })
     }
 }

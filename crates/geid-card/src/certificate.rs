@@ -126,3 +126,42 @@ fn pkcs1_modulus_len(pk: &[u8]) -> Result<usize, CardError> {
     let skip = n.value.iter().take_while(|b| **b == 0).count();
     Ok(n.value.len() - skip)
 }
+
+/// What a certificate's keyUsage (RFC 5280 §4.2.1.3) says its key is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// digitalSignature without nonRepudiation: the authentication key.
+    Authentication,
+    /// nonRepudiation (contentCommitment): the qualified-signature key.
+    Signing,
+    /// Neither, or no keyUsage extension.
+    Other,
+}
+
+const OID_KEY_USAGE: &str = "2.5.29.15";
+
+impl KeyPurpose {
+    /// Reads the keyUsage extension of a DER certificate.
+    pub fn of(der_bytes: &[u8]) -> Result<KeyPurpose, CardError> {
+        let cert = Certificate::from_der(der_bytes)
+            .map_err(|e| CardError::MalformedCertificate(e.to_string()))?;
+        let Some(ext) = cert
+            .tbs_certificate
+            .extensions
+            .iter()
+            .flatten()
+            .find(|e| e.extn_id.to_string() == OID_KEY_USAGE)
+        else {
+            return Ok(KeyPurpose::Other);
+        };
+        let usage = x509_cert::ext::pkix::KeyUsage::from_der(ext.extn_value.as_bytes())
+            .map_err(|e| CardError::MalformedCertificate(format!("keyUsage: {e}")))?;
+        Ok(if usage.non_repudiation() {
+            KeyPurpose::Signing
+        } else if usage.digital_signature() {
+            KeyPurpose::Authentication
+        } else {
+            KeyPurpose::Other
+        })
+    }
+}

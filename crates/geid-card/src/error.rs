@@ -93,6 +93,10 @@ pub enum CardError {
         /// Tries left.
         retries_left: u8,
     },
+    /// A wrong PIN, where the card's route does not tell how many tries are left (a PKCS#11
+    /// module that reports neither CKF_USER_PIN_FINAL_TRY nor CKF_USER_PIN_LOCKED).
+    #[error("wrong PIN (the card's PKCS#11 module does not tell how many tries are left)")]
+    PinIncorrectTriesUnknown,
     /// The PIN is blocked after too many wrong tries.
     #[error("the PIN is blocked")]
     PinBlocked,
@@ -152,6 +156,28 @@ pub enum CardError {
         /// The length given.
         actual: usize,
     },
+    /// The PKCS#11 module could not be loaded or initialised.
+    #[error("cannot load the PKCS#11 module {module}: {reason}")]
+    Pkcs11Module {
+        /// The module path from the configuration.
+        module: String,
+        /// Why (the loader's or the module's message).
+        reason: String,
+    },
+    /// The PKCS#11 module has no token holding an ID card's certificates and keys.
+    #[error(
+        "the PKCS#11 module {module} has no {} with an authentication and a signing certificate (tokens: {})",
+        label.as_ref().map_or("token".to_string(), |l| format!("token labelled {l:?}")),
+        if tokens.is_empty() { "none".to_string() } else { format!("{tokens:?}") }
+    )]
+    Pkcs11TokenNotFound {
+        /// The module path.
+        module: String,
+        /// The token label asked for, if any.
+        label: Option<String>,
+        /// The labels of the tokens the module offers.
+        tokens: Vec<String>,
+    },
     /// A PKCS#11 module call failed.
     #[error("PKCS#11: {0}")]
     Pkcs11(String),
@@ -167,13 +193,13 @@ impl CardError {
         match self {
             PcscUnavailable => ErrorCode::PcscUnavailable,
             NoReader | ReaderNotFound(_) => ErrorCode::NoReader,
-            NoCard => ErrorCode::NoCard,
+            NoCard | Pkcs11TokenNotFound { .. } => ErrorCode::NoCard,
             SeveralCards(_) => ErrorCode::SeveralCards,
             UnsupportedCard { .. } | UnsupportedKey(_) => ErrorCode::UnsupportedCard,
             CardRemoved | CardReset => ErrorCode::CardRemoved,
             CardInUse => ErrorCode::Busy,
             Timeout(_) => ErrorCode::Timeout,
-            PinIncorrect { .. } => ErrorCode::PinIncorrect,
+            PinIncorrect { .. } | PinIncorrectTriesUnknown => ErrorCode::PinIncorrect,
             PinBlocked => ErrorCode::PinBlocked,
             PinFormat { .. } => ErrorCode::PinFormat,
             PinNotSet => ErrorCode::PinNotSet,
@@ -182,7 +208,9 @@ impl CardError {
             }
             PinPadCancelled => ErrorCode::UserCancelled,
             NotImplemented(_) | NoPinPad => ErrorCode::NotImplemented,
-            Pcsc { .. } | Pkcs11(_) | InvalidCommand(_) => ErrorCode::Internal,
+            Pcsc { .. } | Pkcs11(_) | Pkcs11Module { .. } | InvalidCommand(_) => {
+                ErrorCode::Internal
+            }
             ResponseTooShort(_)
             | ResponseTooLong { .. }
             | ResponseChainTooLong(_)

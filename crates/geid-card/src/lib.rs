@@ -8,7 +8,8 @@
 //! - [`atr`] and [`profile`]: card detection and the card profile as data;
 //! - [`pkcs15`]: object discovery when the profile's files are not found;
 //! - [`card`]: the operations — certificates, PINs, signatures, the Web eID token;
-//! - [`pkcs11`]: the fallback through a vendor PKCS#11 module.
+//! - [`pkcs11`]: the fallback through a vendor PKCS#11 module (`cryptoki`);
+//! - [`id_card`]: the [`IdCard`] trait both routes implement, so the host can use either.
 //!
 //! ```no_run
 //! use geid_card::{pcsc::PcscContext, Card, PinEntry};
@@ -31,6 +32,7 @@ pub mod atr;
 pub mod card;
 pub mod certificate;
 mod error;
+pub mod id_card;
 pub mod pcsc;
 pub mod pinpad;
 pub mod pkcs11;
@@ -40,7 +42,8 @@ pub mod tlv;
 pub mod transport;
 
 pub use card::{Card, KeySlot, PinEntry, PinKind, PinStatus};
-pub use certificate::{CertificateInfo, KeyKind};
+pub use certificate::{CertificateInfo, KeyKind, KeyPurpose};
 pub use error::CardError;
+pub use id_card::IdCard;
 pub use profile::{CardProfile, Generation};
 pub use transport::{CardChannel, ReaderFeatures, Stats, Trace, TraceEntry, Transport};
