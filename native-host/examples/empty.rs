@@ -1,0 +1,2 @@
+//! An empty Rust program: the baseline for the host's start-up time.
+fn main() {}
