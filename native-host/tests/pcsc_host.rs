@@ -499,3 +499,38 @@ fn install_into_a_home_and_uninstall_leaves_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown browser"));
 }
+
+#[test]
+fn doctor_says_what_is_missing_and_what_to_do() {
+    require_pcscd!();
+    let home = scratch("doctor");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_geid-host"))
+            .args(args)
+            .env("HOME", &home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .output()
+            .unwrap()
+    };
+    {
+        let _no_pcscd = pcscd::without_pcscd().unwrap();
+        let out = run(&["doctor"]);
+        assert_eq!(out.status.code(), Some(1));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("[FAIL] smart-card service"), "{text}");
+        assert!(text.contains("fix: install and start pcscd"), "{text}");
+        assert!(text.contains("[FAIL] browser manifests"), "{text}");
+        assert!(text.contains("fix: run `geid-host install`"), "{text}");
+    }
+    let _pcscd = Pcscd::start(&pcscd::config("reader.conf")).unwrap();
+    let _card = insert(virtual_card());
+    assert!(run(&["install", "--browser", "chromium"]).status.success());
+    let out = run(&["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[ok  ] smart-card service"), "{text}");
+    assert!(text.contains("GE1 card of გიორგი ბერიძე"), "{text}");
+    assert!(text.contains("[ok  ] chromium manifest (User)"), "{text}");
+    assert!(out.status.success(), "{text}");
+    assert!(run(&["uninstall"]).status.success());
+}
