@@ -13,3 +13,6 @@ pub use error::Error;
 pub use pki::{
     CertifiedKey, Citizen, IssuingCa, Pki, PkiOptions, Revocation, RevocationReason, Written,
 };
+
+mod token_signer;
+pub use token_signer::{message_digest, TokenSigner, TokenSignerError};
