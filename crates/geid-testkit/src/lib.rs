@@ -7,9 +7,11 @@
 
 pub mod der;
 mod error;
+pub mod ocsp;
 pub mod pki;
 
 pub use error::Error;
+pub use ocsp::{Fault, OcspServer, ResponderOptions};
 pub use pki::{
     CertifiedKey, Citizen, IssuingCa, Pki, PkiOptions, Revocation, RevocationReason, Written,
 };
