@@ -50,3 +50,8 @@ pub fn app_version() -> String {
         env!("CARGO_PKG_VERSION")
     )
 }
+
+/// The README's example runs as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

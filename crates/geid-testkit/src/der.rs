@@ -330,4 +330,31 @@ mod tests {
             assert!(Tlv::parse_one(&encoded[..cut]).is_err());
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn tlv_round_trips(tag in 0u8..0x1f, content in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let encoded = tlv(tag, &content);
+            let parsed = Tlv::parse_one(&encoded).unwrap();
+            proptest::prop_assert_eq!(parsed.tag, tag);
+            proptest::prop_assert_eq!(parsed.content, &content[..]);
+        }
+
+        #[test]
+        fn oid_round_trips(first in 0u64..3, second in 0u64..40, rest in proptest::collection::vec(proptest::num::u64::ANY, 0..8)) {
+            let mut arcs = vec![first, second];
+            arcs.extend(rest);
+            let dotted = arcs.iter().map(u64::to_string).collect::<Vec<_>>().join(".");
+            let encoded = oid(&dotted).unwrap();
+            proptest::prop_assert_eq!(Tlv::parse_one(&encoded).unwrap().as_oid().unwrap(), dotted);
+        }
+
+        #[test]
+        fn parser_never_panics(input in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            if let Ok(tlv) = Tlv::parse_one(&input) {
+                let _ = tlv.children();
+                let _ = tlv.as_oid();
+            }
+        }
+    }
 }

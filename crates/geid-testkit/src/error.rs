@@ -3,15 +3,18 @@
 use std::path::PathBuf;
 
 /// Everything that can go wrong while generating, writing or loading the test world.
+///
+/// Variants that wrap another error expose it through [`std::error::Error::source`] and do
+/// not repeat it in their own message, so `anyhow`'s `{:#}` prints each cause once.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// OpenSSL refused an operation (key generation, signing, encoding, parsing).
-    #[error("OpenSSL failed: {0}")]
+    #[error("OpenSSL failed")]
     OpenSsl(#[from] openssl::error::ErrorStack),
 
     /// A file or directory could not be read or written.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}", path.display())]
     Io {
         /// What was being done, e.g. "write" or "read".
         action: &'static str,
@@ -23,7 +26,7 @@ pub enum Error {
     },
 
     /// `manifest.json` could not be parsed or serialised.
-    #[error("manifest {} is not valid: {source}", path.display())]
+    #[error("manifest {} is not valid", path.display())]
     Manifest {
         /// Path of the manifest.
         path: PathBuf,

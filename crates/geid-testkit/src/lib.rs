@@ -16,5 +16,10 @@ pub use pki::{
     CertifiedKey, Citizen, IssuingCa, Pki, PkiOptions, Revocation, RevocationReason, Written,
 };
 
+/// The README's example runs as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod token_signer;
 pub use token_signer::{message_digest, TokenSigner, TokenSignerError};
