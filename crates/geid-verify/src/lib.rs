@@ -56,6 +56,11 @@ pub use identity::Identity;
 
 use cert::{CertPolicy, CheckedCert};
 
+/// The README's example compiles as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Verifies login tokens for one portal origin. Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct Verifier {
