@@ -31,6 +31,9 @@ pub struct OcspArgs {
     /// Misbehave in one precise way (for verifier tests).
     #[arg(long, value_enum)]
     fault: Option<FaultArg>,
+    /// Sign responses with the issuing CA's own key instead of its delegated responder.
+    #[arg(long)]
+    signed_by_ca: bool,
     /// nextUpdate this many seconds after thisUpdate (0: omit nextUpdate).
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     next_update_secs: u64,
@@ -51,6 +54,8 @@ pub enum FaultArg {
     TryLater,
     /// HTTP 500.
     HttpError,
+    /// nextUpdate in the past.
+    ExpiredNextUpdate,
 }
 
 /// Runs the responder until the process is stopped.
@@ -65,6 +70,7 @@ pub fn run(args: OcspArgs) -> anyhow::Result<()> {
         (false, Some(FaultArg::WrongCertId)) => Fault::WrongCertId,
         (false, Some(FaultArg::TryLater)) => Fault::TryLater,
         (false, Some(FaultArg::HttpError)) => Fault::HttpError,
+        (false, Some(FaultArg::ExpiredNextUpdate)) => Fault::ExpiredNextUpdate,
         (false, None) => Fault::None,
     };
     let options = ResponderOptions {
@@ -74,6 +80,7 @@ pub fn run(args: OcspArgs) -> anyhow::Result<()> {
         fault,
         next_update: (args.next_update_secs > 0)
             .then(|| Duration::from_secs(args.next_update_secs)),
+        signed_by_ca: args.signed_by_ca,
     };
     let server = OcspServer::start(pki, &args.listen, options).context("starting the responder")?;
     // A reader that goes away must not take the responder down: write errors are ignored.

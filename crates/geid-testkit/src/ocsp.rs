@@ -61,6 +61,8 @@ pub enum Fault {
     TryLater,
     /// Answer HTTP 500.
     HttpError,
+    /// thisUpdate two hours and nextUpdate one hour in the past.
+    ExpiredNextUpdate,
 }
 
 /// How the responder answers.
@@ -76,6 +78,9 @@ pub struct ResponderOptions {
     pub fault: Fault,
     /// nextUpdate offset from now; `None` leaves nextUpdate out.
     pub next_update: Option<Duration>,
+    /// Sign with the issuing CA's own key instead of its delegated responder (RFC 6960
+    /// §4.2.2.2 allows both).
+    pub signed_by_ca: bool,
 }
 
 /// A running responder; stops when dropped.
@@ -422,6 +427,7 @@ fn respond(pki: &Pki, options: &ResponderOptions, request: &OcspRequest) -> Resu
         (Fault::UnauthorisedSigner, IssuingCa::Signing) => {
             pki.ocsp_responder(IssuingCa::Authentication)
         }
+        (_, ca) if options.signed_by_ca => pki.issuing_ca(ca),
         (_, ca) => pki.ocsp_responder(ca),
     };
     let signer_cert = parse_cert(&signer.cert)?;
@@ -434,12 +440,18 @@ fn respond(pki: &Pki, options: &ResponderOptions, request: &OcspRequest) -> Resu
         }
         cert_id.serial_number = SerialNumber::new(&bytes).map_err(der_err)?;
     }
-    let this_update = if options.fault == Fault::StaleThisUpdate {
-        now - Duration::from_secs(3600)
-    } else {
-        now
+    let (this_update, next_update) = match options.fault {
+        Fault::StaleThisUpdate => (
+            now - Duration::from_secs(3600),
+            options.next_update.map(|d| now + d),
+        ),
+        Fault::ExpiredNextUpdate => (
+            now - Duration::from_secs(7200),
+            Some(now - Duration::from_secs(3600)),
+        ),
+        _ => (now, options.next_update.map(|d| now + d)),
     };
-    let next_update = options.next_update.map(|d| gtime(now + d)).transpose()?;
+    let next_update = next_update.map(gtime).transpose()?;
 
     let request_nonce = request
         .tbs_request

@@ -227,6 +227,44 @@ fn responder_with_mismatched_cert_id() {
 }
 
 #[test]
+fn responder_with_next_update_in_the_past() {
+    assert_eq!(
+        problem(&faulty(Fault::ExpiredNextUpdate)),
+        OcspProblem::Expired
+    );
+}
+
+#[test]
+fn response_signed_by_the_issuing_ca_itself_is_accepted() {
+    let server = responder(ResponderOptions {
+        signed_by_ca: true,
+        ..Default::default()
+    });
+    let n = nonce();
+    run(verifier_with(at(&server)).verify(token_of(CITIZEN, &n).as_bytes(), &n)).unwrap();
+    let n = nonce();
+    assert_eq!(
+        reject(&verifier_with(at(&server)), &token_of(REVOKED, &n), &n).code(),
+        "CERT_REVOKED"
+    );
+}
+
+#[test]
+fn response_signed_by_the_ca_is_refused_by_a_designated_pin() {
+    let server = responder(ResponderOptions {
+        signed_by_ca: true,
+        ..Default::default()
+    });
+    let pinned = wpki().ocsp_responder(AUTH).cert.clone();
+    let v = verifier_with(OcspConfig::designated(server.ocsp_url(AUTH), pinned));
+    let n = nonce();
+    assert_eq!(
+        problem(&reject(&v, &token_of(CITIZEN, &n), &n)),
+        OcspProblem::UnauthorisedSigner
+    );
+}
+
+#[test]
 fn responder_says_try_later() {
     let e = faulty(Fault::TryLater);
     assert!(
