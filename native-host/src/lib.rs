@@ -14,4 +14,5 @@ pub mod doctor;
 pub mod install;
 pub mod logging;
 pub mod operation;
+pub mod pcsc_backend;
 pub mod server;

@@ -14,6 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use clap::{Parser, Subcommand};
 
+mod card;
 #[cfg(feature = "testkit")]
 mod testkit_ocsp;
 mod verify;
@@ -36,6 +37,21 @@ enum Command {
     },
     /// Verify a login token as a portal would: chain, policy, OCSP, signature.
     Verify(verify::VerifyArgs),
+    /// List smart-card readers and the cards in them.
+    Readers {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the card holder, certificates and PIN retry counters.
+    Info(card::InfoArgs),
+    /// Log in: sign a challenge with the card and print the Web eID token.
+    Auth(card::AuthArgs),
+    /// PIN management: status, change, unblock.
+    #[command(subcommand)]
+    Pin(card::PinCommand),
+    /// Record an APDU trace of a card (PIN bytes redacted) to confirm the card profile.
+    Trace(card::TraceArgs),
     /// The test world: generated PKI and other test fixtures.
     #[cfg(feature = "testkit")]
     #[command(subcommand)]
@@ -53,6 +69,8 @@ enum TestkitCommand {
     Pki(PkiArgs),
     /// Run the test OCSP responder and CRL server for a PKI directory.
     Ocsp(testkit_ocsp::OcspArgs),
+    /// Run a virtual ID card for a test citizen behind pcscd's vpcd reader.
+    Card(card::TestkitCardArgs),
 }
 
 #[cfg(feature = "testkit")]
@@ -135,10 +153,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print_errors(json);
             Ok(())
         }
+        Command::Readers { json } => card::readers(json),
+        Command::Info(a) => card::info(a),
+        Command::Auth(a) => card::auth(a),
+        Command::Pin(c) => card::pin(c),
+        Command::Trace(a) => card::trace(a),
         #[cfg(feature = "testkit")]
         Command::Testkit(TestkitCommand::Pki(args)) => testkit_pki(args),
         #[cfg(feature = "testkit")]
         Command::Testkit(TestkitCommand::Ocsp(args)) => testkit_ocsp::run(args),
+        #[cfg(feature = "testkit")]
+        Command::Testkit(TestkitCommand::Card(args)) => card::testkit_card(args),
         Command::Verify(args) => {
             let code = verify::run(args);
             std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 })

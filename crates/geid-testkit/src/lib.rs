@@ -8,7 +8,9 @@
 pub mod der;
 mod error;
 pub mod ocsp;
+pub mod pcscd;
 pub mod pki;
+pub mod virtual_card;
 
 pub use error::Error;
 pub use ocsp::{Fault, OcspServer, ResponderOptions};
