@@ -15,6 +15,9 @@ use clap::Args;
 use clap::{Parser, Subcommand};
 
 mod card;
+#[cfg(feature = "testkit")]
+mod testkit_ocsp;
+mod verify;
 
 /// geid: Georgian ID card login toolkit — diagnostics and scripting.
 #[derive(Debug, Parser)]
@@ -32,6 +35,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Verify a login token as a portal would: chain, policy, OCSP, signature.
+    Verify(verify::VerifyArgs),
     /// List smart-card readers and the cards in them.
     Readers {
         /// Print JSON.
@@ -62,6 +67,8 @@ enum Command {
 enum TestkitCommand {
     /// Generate a test PKI (root, CAs, OCSP responders, citizens) and write it to a directory.
     Pki(PkiArgs),
+    /// Run the test OCSP responder and CRL server for a PKI directory.
+    Ocsp(testkit_ocsp::OcspArgs),
     /// Run a virtual ID card for a test citizen behind pcscd's vpcd reader.
     Card(card::TestkitCardArgs),
 }
@@ -126,6 +133,11 @@ struct PkiArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `verify` has its own exit codes (0 accepted, 1 refused, 2 usage).
+    let cli = match cli.command {
+        Command::Verify(args) => return verify::run(args),
+        command => Cli { command },
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -149,7 +161,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "testkit")]
         Command::Testkit(TestkitCommand::Pki(args)) => testkit_pki(args),
         #[cfg(feature = "testkit")]
+        Command::Testkit(TestkitCommand::Ocsp(args)) => testkit_ocsp::run(args),
+        #[cfg(feature = "testkit")]
         Command::Testkit(TestkitCommand::Card(args)) => card::testkit_card(args),
+        Command::Verify(args) => {
+            let code = verify::run(args);
+            std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 })
+        }
         #[cfg(feature = "testkit")]
         Command::Token(TokenCommand::Make(args)) => token_make(args),
     }

@@ -99,4 +99,7 @@ pub enum Error {
     /// A key generation worker thread panicked.
     #[error("a key generation thread panicked")]
     KeyGenerationPanicked,
+    /// Encoding or decoding an OCSP message or CRL failed.
+    #[error("OCSP/CRL encoding: {0}")]
+    Ocsp(String),
 }

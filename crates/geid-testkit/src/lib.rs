@@ -7,11 +7,13 @@
 
 pub mod der;
 mod error;
+pub mod ocsp;
 pub mod pcscd;
 pub mod pki;
 pub mod virtual_card;
 
 pub use error::Error;
+pub use ocsp::{Fault, OcspServer, ResponderOptions};
 pub use pki::{
     CertifiedKey, Citizen, IssuingCa, Pki, PkiOptions, Revocation, RevocationReason, Written,
 };

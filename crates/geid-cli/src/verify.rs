@@ -1,0 +1,156 @@
+//! `geid verify`: verify a login token the way a portal would, for scripts and debugging.
+//!
+//! Exit 0 with the identity as JSON; exit 1 with `{"error": CODE, "message": …}` when the token
+//! is refused; exit 2 on usage errors (bad arguments, unreadable files, invalid configuration).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use clap::Args;
+use geid_verify::{certificates_from_bytes, OcspConfig, Verifier, VerifyError};
+
+/// Arguments of `geid verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The token JSON file, or `-` for standard input.
+    #[arg(long, value_name = "FILE|-")]
+    token: String,
+    /// The portal origin the token must be for, e.g. https://portal.example.ge.
+    #[arg(long, value_name = "URL")]
+    origin: String,
+    /// The challenge nonce the portal issued.
+    #[arg(long, value_name = "NONCE", value_parser = parse_nonce)]
+    nonce: geid_protocol::ChallengeNonce,
+    /// Trust anchor certificate(s), PEM or DER; repeatable.
+    #[arg(long, value_name = "FILE", required = true)]
+    trust: Vec<PathBuf>,
+    /// Intermediate CA certificate(s), PEM or DER; repeatable.
+    #[arg(long, value_name = "FILE")]
+    intermediate: Vec<PathBuf>,
+    /// OCSP: `off`, `aia` (the certificate's responder), `URL` (fixed responder, CA or
+    /// delegate signs) or `URL=RESPONDER_CERT` (designated responder with a pinned certificate).
+    #[arg(long, value_name = "MODE", default_value = "aia")]
+    ocsp: String,
+    /// Verify as of this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    at: Option<SystemTime>,
+    /// Print compact one-line JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_nonce(s: &str) -> Result<geid_protocol::ChallengeNonce, String> {
+    geid_protocol::ChallengeNonce::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_time(s: &str) -> Result<SystemTime, String> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 time: {e}"))?;
+    Ok(SystemTime::from(t))
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn ocsp_config(mode: &str) -> Result<OcspConfig, String> {
+    match mode {
+        "off" => Ok(OcspConfig::off()),
+        "aia" => Ok(OcspConfig::aia()),
+        other => match other.rsplit_once('=') {
+            Some((url, cert)) if !cert.contains('/') || std::path::Path::new(cert).exists() => {
+                let bytes = read(&PathBuf::from(cert))?;
+                let cert = certificates_from_bytes(&bytes)?
+                    .into_iter()
+                    .next()
+                    .ok_or("no responder certificate")?;
+                Ok(OcspConfig::designated(url, cert))
+            }
+            _ => {
+                let mut c = OcspConfig::aia();
+                c.mode = geid_verify::OcspMode::Url(other.to_owned());
+                Ok(c)
+            }
+        },
+    }
+}
+
+fn build(args: &VerifyArgs) -> Result<(Verifier, Vec<u8>), String> {
+    let mut b = Verifier::builder()
+        .origin(&args.origin)
+        .ocsp(ocsp_config(&args.ocsp)?);
+    for path in &args.trust {
+        b = b.trust_anchors_from(&read(path)?);
+    }
+    for path in &args.intermediate {
+        b = b.intermediates_from(&read(path)?);
+    }
+    if let Some(at) = args.at {
+        b = b.at(at);
+    }
+    let verifier = b.build().map_err(|e| e.to_string())?;
+    let token = if args.token == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .take(64 * 1024)
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("cannot read the token from stdin: {e}"))?;
+        buf
+    } else {
+        read(&PathBuf::from(&args.token))?
+    };
+    Ok((verifier, token))
+}
+
+fn print(value: &serde_json::Value, compact: bool) {
+    if compact {
+        println!("{value}");
+    } else {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+        );
+    }
+}
+
+/// Runs `geid verify`.
+pub fn run(args: VerifyArgs) -> ExitCode {
+    let (verifier, token) = match build(&args) {
+        Ok(v) => v,
+        Err(message) => {
+            eprintln!("geid verify: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("geid verify: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Trailing whitespace (a newline from `echo` or an editor) is not part of the token.
+    let trimmed = token.trim_ascii_end();
+    match runtime.block_on(verifier.verify(trimmed, &args.nonce)) {
+        Ok(identity) => {
+            print(
+                &serde_json::to_value(&identity).unwrap_or_default(),
+                args.json,
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            print(&error_json(&e), args.json);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn error_json(e: &VerifyError) -> serde_json::Value {
+    serde_json::json!({"error": e.code(), "message": e.to_string()})
+}
