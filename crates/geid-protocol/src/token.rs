@@ -13,7 +13,10 @@
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
+use std::borrow::Cow;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 
 use crate::SignatureAlgorithm;
 
@@ -88,33 +91,39 @@ pub enum TokenError {
     },
 }
 
-/// The wire form: every field optional so that a missing one gets its own error.
+/// The wire form: every field optional so that a missing one gets its own error, and borrowed
+/// from the input so that parsing copies nothing (the certificate is most of the token).
 #[derive(Deserialize)]
-struct WireToken {
-    #[serde(rename = "unverifiedCertificate")]
-    certificate: Option<serde_json::Value>,
-    algorithm: Option<serde_json::Value>,
-    signature: Option<serde_json::Value>,
-    format: Option<serde_json::Value>,
-    #[serde(rename = "appVersion")]
-    app_version: Option<serde_json::Value>,
+struct WireToken<'a> {
+    #[serde(rename = "unverifiedCertificate", borrow)]
+    certificate: Option<&'a RawValue>,
+    #[serde(borrow)]
+    algorithm: Option<&'a RawValue>,
+    #[serde(borrow)]
+    signature: Option<&'a RawValue>,
+    #[serde(borrow)]
+    format: Option<&'a RawValue>,
+    #[serde(rename = "appVersion", borrow)]
+    app_version: Option<&'a RawValue>,
 }
 
-fn string_field(
-    value: Option<serde_json::Value>,
+fn string_field<'a>(
+    value: Option<&'a RawValue>,
     name: &'static str,
-) -> Result<String, TokenError> {
-    match value {
-        None => Err(TokenError::MissingField(name)),
-        Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(_) => Err(TokenError::WrongType(name)),
+) -> Result<Cow<'a, str>, TokenError> {
+    let raw = value.ok_or(TokenError::MissingField(name))?;
+    // A JSON string starts with a quote; anything else (number, object, null, ...) is the wrong
+    // type. Strings without escapes are borrowed straight from the input.
+    if !raw.get().starts_with('"') {
+        return Err(TokenError::WrongType(name));
+    }
+    match serde_json::from_str::<Cow<'a, str>>(raw.get()) {
+        Ok(s) if !s.is_empty() => Ok(s),
+        _ => Err(TokenError::WrongType(name)),
     }
 }
 
-fn base64_field(
-    value: Option<serde_json::Value>,
-    name: &'static str,
-) -> Result<Vec<u8>, TokenError> {
+fn base64_field(value: Option<&RawValue>, name: &'static str) -> Result<Vec<u8>, TokenError> {
     let s = string_field(value, name)?;
     BASE64.decode(s.as_bytes()).map_err(|e| TokenError::Base64 {
         field: name,
@@ -146,7 +155,7 @@ impl AuthToken {
         }
         let wire: WireToken =
             serde_json::from_slice(json).map_err(|e| TokenError::Json(e.to_string()))?;
-        let format = string_field(wire.format, "format")?;
+        let format = string_field(wire.format, "format")?.into_owned();
         if !format.starts_with(TOKEN_FORMAT_PREFIX) {
             return Err(TokenError::UnsupportedFormat(truncated(&format)));
         }
@@ -156,7 +165,7 @@ impl AuthToken {
             .map_err(|_| TokenError::UnsupportedAlgorithm(truncated(&algorithm)))?;
         let certificate = base64_field(wire.certificate, "unverifiedCertificate")?;
         let signature = base64_field(wire.signature, "signature")?;
-        let app_version = string_field(wire.app_version, "appVersion")?;
+        let app_version = string_field(wire.app_version, "appVersion")?.into_owned();
         Ok(AuthToken {
             certificate,
             algorithm,
