@@ -153,7 +153,7 @@ impl AuthToken {
         if json.len() < TOKEN_MIN_LEN {
             return Err(TokenError::TooSmall { len: json.len() });
         }
-        let wire: WireToken =
+        let wire: WireToken<'_> =
             serde_json::from_slice(json).map_err(|e| TokenError::Json(e.to_string()))?;
         let format = string_field(wire.format, "format")?.into_owned();
         if !format.starts_with(TOKEN_FORMAT_PREFIX) {
