@@ -368,7 +368,7 @@ const DEFINITIONS = {
   host: 'geid-host process start → "done", minus card and the PIN wait',
   card: 'sum of APDU round trips the host logged (pcscd + vpcd + virtual card)',
   user: 'PIN window ready → PIN submitted (the test typing)',
-  hostStart: 'authenticate() → geid-host logged "started" (Chromium spawning the host)',
+  hostStart: 'authenticate() → geid-host logged "started" (page → content script → background → Chromium starting the host)',
   pinWindow: 'host asked for the PIN → PIN window ready for typing (extension + Chromium popup)',
   pinReturn: 'PIN typed, OK about to be clicked → the PIN reached the host',
   answer: 'host "done" → token in the page',
