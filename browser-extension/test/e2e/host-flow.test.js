@@ -232,11 +232,14 @@ describe('through geid-host, pcscd + vpcd and the virtual card', { skip }, () =>
     const page = await openPage(browser.context, pageUrl());
     await begin(page, `geid.authenticate(${JSON.stringify(newNonce())}, {lang: 'en'})`);
     const popup = await pinWindow();
+    const logStart = host.log().length;
     await popup.close();
     const out = await result(page);
     assert.equal(out.ok, false);
     assert.equal(out.code, 'USER_CANCELLED', JSON.stringify(out));
     assert.ok(out.ended - out.started < 10_000);
+    // The host itself ended the request as cancelled (not only the extension's grace timer).
+    assert.match(host.log().slice(logStart), /request id=\S+ command="cancel"[\s\S]*code=USER_CANCELLED/);
     await page.close();
   });
 
