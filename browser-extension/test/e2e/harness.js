@@ -104,7 +104,10 @@ export function writeHostManifest(userDataDir, host) {
 
 /**
  * Starts Chromium with a fresh profile.
- * @param {{extension?: boolean, nativeHost?: {path: string}}} [options]
+ * @param {{extension?: boolean, nativeHost?: {path: string}, env?: Record<string, string>,
+ *           viewport?: {width: number, height: number} | null}} [options]
+ *   `env`: added to Chromium's environment, which the native host inherits; `viewport: null`
+ *   lets every page (the PIN popup too) keep its real window size instead of 800×600
  * @returns {Promise<Browser>}
  */
 export async function launch(options = {}) {
@@ -133,7 +136,8 @@ export async function launch(options = {}) {
     headless: !headful,
     args,
     ignoreDefaultArgs: ['--disable-extensions'],
-    viewport: { width: 800, height: 600 },
+    viewport: options.viewport === undefined ? { width: 800, height: 600 } : options.viewport,
+    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
   });
   let serviceWorker = null;
   let extensionId = null;

@@ -1,0 +1,313 @@
+// @ts-check
+/**
+ * The real test world for host-dependent end-to-end tests: the `geid-host` and `geid` binaries
+ * (cargo-built), a private pcscd with the vpcd reader of `tests/pcscd/reader.conf`, a test PKI
+ * from `geid testkit pki`, and the virtual card served by `geid testkit card` over vpcd.
+ *
+ * pcscd is handled as `crates/geid-testkit/src/pcscd.rs` does: a machine-wide lock (a bound
+ * loopback port, 127.0.0.1:40099, shared with the Rust tests) is held while it runs; a pcscd this
+ * harness did not start is never touched; a stale socket is removed only when no pcscd is alive;
+ * pcscd is stopped by PID (SIGTERM, then SIGKILL after 3 s).
+ *
+ * Environment: `GEID_HOST_BIN` and `GEID_BIN` name prebuilt binaries; otherwise
+ * `target/debug/geid-host` and `target/debug/geid` are built with cargo when missing.
+ * @module
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync, mkdirSync, openSync, closeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ROOT } from './harness.js';
+
+/** The repository root (the cargo workspace). */
+export const REPO = resolve(ROOT, '..');
+export const PCSCD_SOCKET = '/run/pcscd/pcscd.comm';
+export const PCSCD_PID_FILE = '/run/pcscd/pcscd.pid';
+export const VPCD_DRIVER = '/usr/lib/pcsc/drivers/serial/libifdvpcd.so';
+export const VPCD_ADDRESS = '127.0.0.1:40000';
+export const READER_NAME = 'geid vpcd 00 00';
+const LOCK_PORT = 40_099;
+const PCSCD_CANDIDATES = ['/usr/sbin/pcscd', '/usr/bin/pcscd', '/sbin/pcscd'];
+
+/** @param {number} ms */
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Why the host world cannot run here, or null. */
+export function missing() {
+  if (!PCSCD_CANDIDATES.some((p) => existsSync(p))) return 'pcscd is not installed (Debian package pcscd)';
+  if (!existsSync(VPCD_DRIVER)) return `the vpcd driver ${VPCD_DRIVER} is not installed (Debian package vsmartcard-vpcd)`;
+  return null;
+}
+
+/**
+ * Paths of `geid-host` and `geid` (with the testkit feature). Builds them with cargo unless both
+ * are given in the environment.
+ * @returns {{host: string, geid: string}}
+ */
+export function binaries() {
+  const fromEnv = { host: process.env.GEID_HOST_BIN, geid: process.env.GEID_BIN };
+  if (fromEnv.host && fromEnv.geid) return { host: resolve(fromEnv.host), geid: resolve(fromEnv.geid) };
+  const target = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(REPO, 'target');
+  const built = spawnSync('cargo', ['build', '--quiet', '-p', 'geid-host', '-p', 'geid-cli', '--features', 'geid-cli/testkit'], {
+    cwd: REPO,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (built.status !== 0) throw new Error(`cargo build failed (${built.status ?? built.signal})`);
+  return {
+    host: fromEnv.host ? resolve(fromEnv.host) : join(target, 'debug', 'geid-host'),
+    geid: fromEnv.geid ? resolve(fromEnv.geid) : join(target, 'debug', 'geid'),
+  };
+}
+
+/**
+ * The machine-wide pcscd lock shared with the Rust harness. Waits up to `timeoutMs`.
+ * @param {number} [timeoutMs]
+ * @returns {Promise<{release: () => Promise<void>}>}
+ */
+export async function acquirePcscdLock(timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const server = createServer();
+    const bound = await new Promise((resolveBind) => {
+      server.once('error', (e) => resolveBind(e));
+      server.listen({ port: LOCK_PORT, host: '127.0.0.1', exclusive: true }, () => resolveBind(null));
+    });
+    if (bound === null) {
+      server.unref();
+      return { release: () => new Promise((r) => server.close(() => r(undefined))) };
+    }
+    if (Date.now() >= deadline) throw new Error(`pcscd lock 127.0.0.1:${LOCK_PORT} still held after ${timeoutMs / 1000} s: ${bound}`);
+    await sleep(100);
+  }
+}
+
+/** @param {number} pid */
+function isPcscd(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'pcscd';
+  } catch {
+    return false;
+  }
+}
+
+/** The PID of a live pcscd named by pcsc-lite's PID file, or null. */
+export function runningPcscd() {
+  try {
+    const pid = Number.parseInt(readFileSync(PCSCD_PID_FILE, 'utf8').trim(), 10);
+    return Number.isInteger(pid) && isPcscd(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Takes the lock and starts `pcscd -f -c tests/pcscd/reader.conf`.
+ * @returns {Promise<{pid: number, log: () => string, stop: () => Promise<void>}>}
+ */
+export async function startPcscd() {
+  const lock = await acquirePcscdLock();
+  try {
+    const other = runningPcscd();
+    if (other !== null) {
+      throw new Error(`a pcscd not started by the test harness is running (pid ${other}); stop it (or its systemd socket unit) first`);
+    }
+    if (existsSync(PCSCD_SOCKET)) unlinkSync(PCSCD_SOCKET); // stale: no pcscd is alive
+    const config = join(REPO, 'tests', 'pcscd', 'reader.conf');
+    const logPath = join(tmpdir(), `geid-e2e-pcscd-${process.pid}.log`);
+    const fd = openSync(logPath, 'w');
+    const child = spawn('pcscd', ['-f', '-c', config], { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    /** @type {number | null} */
+    let exitCode = null;
+    let exited = false;
+    child.on('exit', (code) => {
+      exited = true;
+      exitCode = code;
+    });
+    const log = () => {
+      try {
+        return readFileSync(logPath, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(PCSCD_SOCKET)) {
+      if (exited) throw new Error(`pcscd exited (${exitCode}): ${log()}`);
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`pcscd did not start: ${log()}`);
+      }
+      await sleep(20);
+    }
+    const pid = /** @type {number} */ (child.pid);
+    return {
+      pid,
+      log,
+      stop: async () => {
+        if (!exited) {
+          child.kill('SIGTERM');
+          const until = Date.now() + 3000;
+          while (!exited && Date.now() < until) await sleep(20);
+          if (!exited) {
+            child.kill('SIGKILL');
+            while (!exited) await sleep(20);
+          }
+        }
+        if (runningPcscd() === null && existsSync(PCSCD_SOCKET)) {
+          try {
+            unlinkSync(PCSCD_SOCKET);
+          } catch {
+            // gone already
+          }
+        }
+        rmSync(logPath, { force: true });
+        await lock.release();
+      },
+    };
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+}
+
+/**
+ * Writes a test PKI with `geid testkit pki`.
+ * @param {string} geid path of the `geid` binary
+ * @param {string} dir
+ */
+export function makePki(geid, dir) {
+  const out = spawnSync(geid, ['testkit', 'pki', '--out', dir], { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`geid testkit pki failed: ${out.stderr}`);
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  /** @param {string} name */
+  const entry = (name) => {
+    const e = manifest.entries.find((/** @type {any} */ x) => x.name === name && (x.role === 'citizen-auth' || x.role === 'root' || x.role === 'intermediate'));
+    if (!e) throw new Error(`no ${name} in the test PKI`);
+    return e;
+  };
+  const citizen = manifest.entries.find((/** @type {any} */ x) => x.name === 'citizen' && x.role === 'citizen-auth');
+  return {
+    dir,
+    manifest,
+    /** @param {string} file */
+    pem: (file) => readFileSync(join(dir, file), 'utf8'),
+    rootPem: readFileSync(join(dir, entry('root').cert_pem), 'utf8'),
+    authCaPem: readFileSync(join(dir, entry('auth-ca').cert_pem), 'utf8'),
+    citizen,
+  };
+}
+
+/**
+ * Waits until pcscd reports a card in (or no card in) the reader the virtual card uses, as
+ * `geid readers --json` sees it.
+ * @param {string} geid
+ * @param {boolean} present
+ * @param {number} [timeoutMs]
+ */
+export async function waitForCard(geid, present, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const out = spawnSync(geid, ['readers', '--json'], { encoding: 'utf8' });
+    last = out.stdout || out.stderr;
+    try {
+      const reader = JSON.parse(out.stdout).find((/** @type {any} */ r) => r.name === READER_NAME);
+      if (reader && (reader.atr !== null && reader.atr !== undefined) === present) return;
+    } catch {
+      // pcscd not answering yet
+    }
+    if (Date.now() > deadline) throw new Error(`reader ${READER_NAME}: card ${present ? 'not seen' : 'still seen'} after ${timeoutMs} ms: ${last}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * A virtual card served by `geid testkit card` over vpcd. `insert()` starts the process and
+ * waits until pcscd sees the card; `remove()` kills it and waits until pcscd sees no card.
+ * @param {string} geid
+ * @param {string} pkiDir
+ */
+export function virtualCard(geid, pkiDir) {
+  /** @type {import('node:child_process').ChildProcess | null} */
+  let child = null;
+  let stderr = '';
+  return {
+    get inserted() {
+      return child !== null;
+    },
+    output: () => stderr,
+    async insert() {
+      if (child) return;
+      stderr = '';
+      const proc = spawn(geid, ['testkit', 'card', '--pki', pkiDir, '--citizen', 'citizen', '--vpcd', VPCD_ADDRESS], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      child = proc;
+      const ready = new Promise((resolveReady, rejectReady) => {
+        proc.stderr?.setEncoding('utf8');
+        proc.stderr?.on('data', (chunk) => {
+          stderr += chunk;
+          if (stderr.includes('inserted at vpcd')) resolveReady(undefined);
+        });
+        proc.on('exit', (code, signal) => rejectReady(new Error(`virtual card exited (${code ?? signal}): ${stderr}`)));
+      });
+      /** @type {NodeJS.Timeout | undefined} */
+      let timer;
+      const timeout = new Promise((_, rejectTimeout) => {
+        timer = setTimeout(() => rejectTimeout(new Error(`virtual card did not start: ${stderr}`)), 30_000);
+      });
+      try {
+        await Promise.race([ready, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+      await waitForCard(geid, true);
+    },
+    async remove() {
+      const proc = child;
+      child = null;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      /** @type {NodeJS.Timeout | undefined} */
+      let timer;
+      await Promise.race([gone, new Promise((r) => { timer = setTimeout(r, 3000); })]);
+      clearTimeout(timer);
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await gone;
+      }
+      await waitForCard(geid, false);
+    },
+  };
+}
+
+/**
+ * A scratch directory with the host's environment: config, log file and HOME.
+ * @param {{cardTimeoutSecs?: number, pinTimeoutSecs?: number}} [timeouts]
+ */
+export function hostEnvironment(timeouts = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'geid-e2e-host-'));
+  const home = join(dir, 'home');
+  mkdirSync(home, { recursive: true });
+  const config = join(dir, 'host.json');
+  writeFileSync(config, JSON.stringify({ cardTimeoutSecs: 30, pinTimeoutSecs: 30, ...timeouts }));
+  const logFile = join(dir, 'host.log');
+  return {
+    dir,
+    logFile,
+    env: {
+      GEID_HOST_CONFIG: config,
+      GEID_HOST_LOG: 'debug',
+      GEID_HOST_LOG_FILE: logFile,
+      HOME: home,
+      XDG_CONFIG_HOME: join(home, '.config'),
+      XDG_STATE_HOME: join(home, '.local', 'state'),
+    },
+    /** The host log so far (empty when none was written). */
+    log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
