@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash, randomBytes, verify } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,10 +36,12 @@ let card;
 let host;
 /** @type {string} */
 let pkiDir;
+/** @type {ReturnType<typeof binaries>} */
+let bins;
 
 before(async () => {
   if (skip) return;
-  const bins = binaries();
+  bins = binaries();
   pcscd = await startPcscd();
   pkiDir = mkdtempSync(join(tmpdir(), 'geid-e2e-pki-'));
   pki = makePki(bins.geid, pkiDir);
@@ -167,6 +170,31 @@ function verifyToken(token, origin, nonce) {
   // The same signature must not verify for another origin or nonce.
   assert.equal(verify('sha256', Buffer.concat([sha256('https://evil.example'), sha256(nonce)]), cert.publicKey, signature), false);
   assert.match(cert.subject, /serialNumber=PNOGE-\d{11}/);
+  verifyWithGeidVerify(token, origin, nonce);
+}
+
+/**
+ * What a portal's server does with the token: `geid verify` (geid-verify) with the test PKI as
+ * the only trust anchor and the page's origin as the site origin. OCSP is off here because the
+ * test PKI's AIA points at no responder in this test; revocation is covered by geid-verify's own
+ * tests against the testkit OCSP responder.
+ * @param {any} token
+ * @param {string} origin
+ * @param {string} nonce
+ */
+function verifyWithGeidVerify(token, origin, nonce) {
+  const args = ['verify', '--token', '-', '--origin', origin, '--nonce', nonce,
+    '--trust', join(pki.dir, 'root.cert.pem'), '--intermediate', join(pki.dir, 'auth-ca.cert.pem'),
+    '--ocsp', 'off', '--json'];
+  const out = spawnSync(bins.geid, args, { input: JSON.stringify(token), encoding: 'utf8' });
+  assert.equal(out.status, 0, `geid verify refused the token: ${out.stdout} ${out.stderr}`);
+  const identity = JSON.parse(out.stdout);
+  assert.equal(identity.personalNumber, '01001000001');
+  assert.equal(identity.givenName, 'გიორგი');
+  // The same token for another site is refused with the verifier's stable code.
+  const other = spawnSync(bins.geid, args.map((a) => (a === origin ? 'https://evil.example' : a)), { input: JSON.stringify(token), encoding: 'utf8' });
+  assert.equal(other.status, 1);
+  assert.equal(JSON.parse(other.stdout).error, 'SIGNATURE_INVALID');
 }
 
 /** @param {string} host */
