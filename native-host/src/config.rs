@@ -36,6 +36,12 @@ pub struct ConfigFile {
     /// Seconds to wait for a PIN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_timeout_secs: Option<u64>,
+    /// A vendor PKCS#11 module to reach the card through instead of PC/SC (the fallback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// With `pkcs11_module`: the label of the token to use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkcs11_token_label: Option<String>,
 }
 
 /// The effective configuration.
@@ -47,6 +53,8 @@ pub struct HostConfig {
     pub timeouts: Timeouts,
     /// Files read (for `doctor`).
     pub sources: Vec<PathBuf>,
+    /// The PKCS#11 fallback module and token label, when configured.
+    pub pkcs11: Option<(PathBuf, Option<String>)>,
 }
 
 /// The user's config directory for geid (`$XDG_CONFIG_HOME/geid` or `~/.config/geid`).
@@ -98,6 +106,7 @@ impl HostConfig {
             },
             timeouts: Timeouts::default(),
             sources: Vec::new(),
+            pkcs11: None,
         }
     }
 
@@ -146,6 +155,9 @@ impl HostConfig {
         }
         if let Some(s) = file.pin_timeout_secs {
             self.timeouts.pin = Duration::from_secs(s);
+        }
+        if let Some(module) = file.pkcs11_module {
+            self.pkcs11 = Some((module, file.pkcs11_token_label));
         }
     }
 }

@@ -9,10 +9,12 @@
 
 pub mod backend;
 pub mod caller;
+mod card_ops;
 pub mod config;
 pub mod doctor;
 pub mod install;
 pub mod logging;
 pub mod operation;
 pub mod pcsc_backend;
+pub mod pkcs11_backend;
 pub mod server;

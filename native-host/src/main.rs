@@ -14,6 +14,7 @@ use geid_host::caller::{is_chromium_extension_id, Caller};
 use geid_host::config::{ConfigFile, HostConfig};
 use geid_host::install::{self, Browser, Layout, Scope};
 use geid_host::pcsc_backend::PcscBackend;
+use geid_host::pkcs11_backend::Pkcs11HostBackend;
 use geid_host::server::{Exit, Server, ServerConfig};
 
 /// geid-host: the native-messaging host for the geid browser extension.
@@ -85,8 +86,14 @@ fn parse_extension_id(s: &str) -> Result<String, String> {
     }
 }
 
-fn factory() -> BackendFactory {
-    Arc::new(|| Box::new(PcscBackend::new()) as Box<dyn CardBackend>)
+/// PC/SC, or the PKCS#11 module the configuration names.
+fn factory(config: &HostConfig) -> BackendFactory {
+    match config.pkcs11.clone() {
+        Some((module, label)) => Arc::new(move || {
+            Box::new(Pkcs11HostBackend::new(module.clone(), label.clone())) as Box<dyn CardBackend>
+        }),
+        None => Arc::new(|| Box::new(PcscBackend::new()) as Box<dyn CardBackend>),
+    }
 }
 
 fn main() -> ExitCode {
@@ -114,7 +121,7 @@ fn serve(args: &[String]) -> ExitCode {
     let caller_allowed = caller.is_allowed(&config.allowed);
     tracing::info!(?caller, allowed = caller_allowed, log = ?log, "started");
     let server = Server::new(
-        factory(),
+        factory(&config),
         ServerConfig {
             caller_allowed,
             timeouts: config.timeouts,
@@ -204,7 +211,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Doctor => {
             let config = HostConfig::load();
-            let checks = geid_host::doctor::run(&factory(), &config, &this_program()?);
+            let checks = geid_host::doctor::run(&factory(&config), &config, &this_program()?);
             Ok(if geid_host::doctor::print(&checks) {
                 ExitCode::SUCCESS
             } else {

@@ -6,50 +6,17 @@ use std::time::{Duration, Instant};
 const CANCEL_SLICE: Duration = Duration::from_millis(500);
 
 use geid_card::pcsc::{PcscContext, PcscTransport};
-use geid_card::{atr, Card, CardError, Generation, KeyKind, KeySlot, PinEntry, PinKind, Transport};
+use geid_card::{atr, Card, CardError, Generation, Transport};
 use geid_protocol::messages::{ReaderStatus, SignatureAlgorithmInfo};
-use geid_protocol::{AuthToken, ChallengeNonce, ErrorCode, HashFunction, Origin, SignatureScheme};
+use geid_protocol::{AuthToken, ChallengeNonce, ErrorCode, HashFunction, Origin};
 
 use crate::backend::{CancelToken, CardBackend, CardInfo, HostError, PinInfo, PinInput, Slot};
-
-impl From<CardError> for HostError {
-    fn from(e: CardError) -> HostError {
-        HostError {
-            code: e.code(),
-            message: e.to_string(),
-            retries_left: match e.code() {
-                ErrorCode::PinIncorrect => e.retries_left(),
-                _ => None,
-            },
-        }
-    }
-}
+use crate::card_ops;
 
 fn generation_name(g: Generation) -> &'static str {
     match g {
         Generation::Ge1 => "GE1",
         Generation::GeorgiaEidV1 => "GeorgiaEIDv1",
-    }
-}
-
-fn slot(s: Slot) -> KeySlot {
-    match s {
-        Slot::Authentication => KeySlot::Authentication,
-        Slot::Signing => KeySlot::Signing,
-    }
-}
-
-fn pin_kind(s: Slot) -> PinKind {
-    match s {
-        Slot::Authentication => PinKind::Authentication,
-        Slot::Signing => PinKind::Signing,
-    }
-}
-
-fn entry(pin: PinInput) -> PinEntry {
-    match pin {
-        PinInput::Typed(p) => PinEntry::Pin(p),
-        PinInput::PinPad => PinEntry::PinPad,
     }
 }
 
@@ -80,14 +47,6 @@ impl PcscBackend {
             .as_mut()
             .ok_or_else(|| HostError::new(ErrorCode::Internal, "no card connected"))
     }
-
-    fn holder(card: &mut Card<PcscTransport>) -> Option<String> {
-        let info = card.certificate_info(KeySlot::Authentication).ok()?;
-        match (info.given_name, info.surname) {
-            (Some(g), Some(s)) => Some(format!("{g} {s}")),
-            _ => info.common_name,
-        }
-    }
 }
 
 impl CardBackend for PcscBackend {
@@ -102,7 +61,7 @@ impl CardBackend for PcscBackend {
                     .connect(&r.name)
                     .ok()
                     .and_then(|t| Card::open(t).ok())
-                    .and_then(|mut c| PcscBackend::holder(&mut c)),
+                    .and_then(|mut c| card_ops::holder(&mut c)),
                 None => None,
             };
             out.push(ReaderStatus {
@@ -121,7 +80,7 @@ impl CardBackend for PcscBackend {
         let mut card = Card::open(transport)?;
         let reader = card.transport().reader_name().to_owned();
         let pin_pad = card.reader_has_pin_pad().unwrap_or(false);
-        let holder = PcscBackend::holder(&mut card);
+        let holder = card_ops::holder(&mut card);
         self.card = Some(card);
         Ok(CardInfo {
             reader,
@@ -167,26 +126,17 @@ impl CardBackend for PcscBackend {
     }
 
     fn certificate(&mut self, s: Slot) -> Result<Vec<u8>, HostError> {
-        Ok(self.card()?.certificate(slot(s))?)
+        card_ops::certificate(self.card()?, s)
     }
 
     fn pin_info(&mut self, s: Slot) -> Result<PinInfo, HostError> {
         let card = self.card()?;
-        let status = card.pin_status(pin_kind(s))?;
         let spec = match s {
             Slot::Authentication => &card.profile().auth_pin,
             Slot::Signing => &card.profile().sign_pin,
         };
-        Ok(PinInfo {
-            // A PIN verified in this card session has its full count.
-            retries_left: status
-                .retries_left
-                .or(status.verified.then_some(status.max_retries)),
-            min_len: u8::try_from(spec.min_len()).unwrap_or(u8::MAX),
-            max_len: u8::try_from(spec.max_len()).unwrap_or(u8::MAX),
-            blocked: status.blocked,
-            not_set: status.not_set,
-        })
+        let lengths = (spec.min_len(), spec.max_len());
+        card_ops::pin_info(card, s, lengths)
     }
 
     fn authenticate(
@@ -195,19 +145,11 @@ impl CardBackend for PcscBackend {
         nonce: &ChallengeNonce,
         pin: PinInput,
     ) -> Result<AuthToken, HostError> {
-        Ok(self.card()?.authenticate(origin, nonce, entry(pin))?)
+        card_ops::authenticate(self.card()?, origin, nonce, pin)
     }
 
     fn signing_algorithms(&mut self) -> Result<Vec<SignatureAlgorithmInfo>, HostError> {
-        let info = self.card()?.certificate_info(KeySlot::Signing)?;
-        let scheme = match info.key {
-            KeyKind::Rsa { .. } => SignatureScheme::RsaPkcs1,
-            KeyKind::Ec { .. } => SignatureScheme::Ecdsa,
-        };
-        Ok(HashFunction::ALL
-            .into_iter()
-            .map(|h| SignatureAlgorithmInfo::new(scheme, h))
-            .collect())
+        card_ops::signing_algorithms(self.card()?)
     }
 
     fn sign(
@@ -216,15 +158,6 @@ impl CardBackend for PcscBackend {
         hash: &[u8],
         pin: PinInput,
     ) -> Result<(Vec<u8>, SignatureAlgorithmInfo), HostError> {
-        let card = self.card()?;
-        let scheme = match card.certificate_info(KeySlot::Signing)?.key {
-            KeyKind::Rsa { .. } => SignatureScheme::RsaPkcs1,
-            KeyKind::Ec { .. } => SignatureScheme::Ecdsa,
-        };
-        let signature = card.sign(KeySlot::Signing, hash_function, hash, entry(pin))?;
-        Ok((
-            signature,
-            SignatureAlgorithmInfo::new(scheme, hash_function),
-        ))
+        card_ops::sign(self.card()?, hash_function, hash, pin)
     }
 }

@@ -2,10 +2,11 @@
 //! and the virtual card holding the test PKI's citizen.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,6 @@ use base64::Engine as _;
 use geid_card::atr::ATR_GE1;
 use geid_card::{CardProfile, Generation};
 use geid_host::config::DEV_EXTENSION_ID;
-use geid_protocol::framing::{read_frame, write_frame};
 use geid_protocol::{AuthToken, ChallengeNonce, HashFunction, Origin, SignatureAlgorithm};
 use geid_testkit::pcscd::{self, Pcscd};
 use geid_testkit::pki::{Pki, CITIZEN};
@@ -23,6 +23,8 @@ use openssl::hash::MessageDigest;
 use openssl::sign::Verifier;
 use openssl::x509::X509;
 use serde_json::{json, Value};
+
+use common::{scratch, Host};
 
 const NONCE: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=";
 const ORIGIN: &str = "https://portal.example.ge";
@@ -69,94 +71,6 @@ fn insert(card: VirtualCard) -> VpcdCard {
     let ctx = geid_card::pcsc::PcscContext::establish().unwrap();
     ctx.wait_and_connect(None, Duration::from_secs(10)).unwrap();
     card
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("host-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-struct Host {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    rx: Receiver<Option<Value>>,
-}
-
-impl Host {
-    fn start(caller: &str, dir: &Path) -> Host {
-        let config = dir.join("host.json");
-        std::fs::write(&config, r#"{"cardTimeoutSecs": 30, "pinTimeoutSecs": 30}"#).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_geid-host"))
-            .arg(caller)
-            .env("HOME", dir)
-            .env("GEID_HOST_CONFIG", &config)
-            .env("GEID_HOST_LOG_FILE", dir.join("host.log"))
-            .env("GEID_HOST_LOG", "debug")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take();
-        let mut stdout: ChildStdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || loop {
-            match read_frame(&mut stdout, 1 << 20) {
-                Ok(Some(f)) => {
-                    if tx.send(Some(serde_json::from_slice(&f).unwrap())).is_err() {
-                        return;
-                    }
-                }
-                _ => {
-                    let _ = tx.send(None);
-                    return;
-                }
-            }
-        });
-        Host { child, stdin, rx }
-    }
-
-    fn chromium(dir: &Path) -> Host {
-        Host::start(&format!("chrome-extension://{DEV_EXTENSION_ID}/"), dir)
-    }
-
-    fn send(&mut self, v: Value) {
-        let s = self.stdin.as_mut().unwrap();
-        write_frame(s, v.to_string().as_bytes(), 1 << 16).unwrap();
-        s.flush().unwrap();
-    }
-
-    fn recv(&mut self) -> Value {
-        self.rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap()
-            .expect("host closed stdout")
-    }
-
-    /// Skips progress events; returns the next other message.
-    fn next(&mut self) -> Value {
-        loop {
-            let m = self.recv();
-            if !(m["type"] == "event" && m["event"] == "progress") {
-                return m;
-            }
-        }
-    }
-
-    fn close_and_wait(mut self) -> Duration {
-        let t = Instant::now();
-        drop(self.stdin.take());
-        loop {
-            if self.child.try_wait().unwrap().is_some() {
-                return t.elapsed();
-            }
-            assert!(t.elapsed() < Duration::from_secs(5), "host did not exit");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
 }
 
 fn auth(id: &str) -> Value {

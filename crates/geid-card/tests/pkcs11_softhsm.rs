@@ -9,18 +9,13 @@
 //! Without SoftHSM2 the tests print why and pass, except under CI, where they fail.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-use cryptoki::error::{Error as P11Error, RvError};
-use cryptoki::object::{Attribute, CertificateType, KeyType, ObjectClass};
-use cryptoki::session::UserType;
-use cryptoki::types::AuthPin;
 use geid_card::pkcs11::{Pkcs11Backend, Pkcs11Options};
 use geid_card::{CardError, IdCard, KeySlot, PinEntry, PinKind};
 use geid_protocol::{ChallengeNonce, ErrorCode, HashFunction, Origin, Pin, SignatureAlgorithm};
 use geid_testkit::pki::{Pki, CITIZEN};
+use geid_testkit::softhsm::SoftHsm;
 use openssl::bn::BigNum;
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
@@ -34,9 +29,6 @@ const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const RSA_TOKEN: &str = "geid-test";
 const EC_TOKEN: &str = "geid-ec";
 const USER_PIN: &str = "1234";
-const SO_PIN: &str = "123456";
-/// DER OID of prime256v1 (RFC 5480 §2.1.1.1), the CKA_EC_PARAMS of a P-256 key.
-const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
 
 struct Fixture {
     ec_auth: X509,
@@ -63,138 +55,37 @@ fn fixture() -> Option<&'static Fixture> {
     Some(FIXTURE.get_or_init(|| make_fixture(module)))
 }
 
-fn make_fixture(module: &Path) -> Fixture {
+fn make_fixture(_module: &Path) -> Fixture {
     // One fixed directory under target/, emptied at the start of each run, so runs (and runs
     // stopped early) leave no token stores behind.
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pkcs11_softhsm");
-    match std::fs::remove_dir_all(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => panic!("{}: {e}", dir.display()),
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    let tokens = dir.join("tokens");
-    std::fs::create_dir(&tokens).unwrap();
-    let conf = dir.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    // Read by the module at C_Initialize, and by softhsm2-util.
-    std::env::set_var("SOFTHSM2_CONF", &conf);
-    for label in [RSA_TOKEN, EC_TOKEN] {
-        let out = Command::new("softhsm2-util")
-            .args(["--init-token", "--free", "--label", label])
-            .args(["--pin", USER_PIN, "--so-pin", SO_PIN])
-            .output()
-            .expect("softhsm2-util");
-        assert!(
-            out.status.success(),
-            "softhsm2-util --init-token: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
+    let hsm = SoftHsm::create(&dir).unwrap();
     let citizen = Pki::shared().citizen(CITIZEN).unwrap();
     let (ec_auth_key, ec_auth) = ec_certificate("EC Citizen (auth)", false);
     let (ec_sign_key, ec_sign) = ec_certificate("EC Citizen (sign)", true);
-
-    let ctx = Pkcs11::new(module).unwrap();
-    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-        Ok(()) | Err(P11Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-        Err(e) => panic!("C_Initialize: {e}"),
-    }
-    for slot in ctx.get_slots_with_token().unwrap() {
-        let label = ctx
-            .get_token_info(slot)
-            .unwrap()
-            .label()
-            .trim_end()
-            .to_string();
-        let objects: Vec<(Vec<Attribute>, Vec<Attribute>)> = match label.as_str() {
-            RSA_TOKEN => vec![
-                (
-                    rsa_key(&citizen.auth_key, b"\x01"),
-                    cert(&citizen.auth_cert, b"\x01"),
-                ),
-                (
-                    rsa_key(citizen.sign_key.as_ref().unwrap(), b"\x02"),
-                    cert(citizen.sign_cert.as_ref().unwrap(), b"\x02"),
-                ),
-            ],
-            EC_TOKEN => vec![
-                (ec_key(&ec_auth_key, b"\x11"), cert(&ec_auth, b"\x11")),
-                (ec_key(&ec_sign_key, b"\x12"), cert(&ec_sign, b"\x12")),
-            ],
-            _ => continue,
-        };
-        let session = ctx.open_rw_session(slot).unwrap();
-        session
-            .login(UserType::User, Some(&AuthPin::new(USER_PIN.into())))
-            .unwrap();
-        for (key, cert) in objects {
-            session.create_object(&key).unwrap();
-            session.create_object(&cert).unwrap();
-        }
-        session.logout().unwrap();
-    }
+    hsm.add_token(
+        RSA_TOKEN,
+        USER_PIN,
+        &[
+            (&citizen.auth_key, &citizen.auth_cert, b"\x01"),
+            (
+                citizen.sign_key.as_ref().unwrap(),
+                citizen.sign_cert.as_ref().unwrap(),
+                b"\x02",
+            ),
+        ],
+    )
+    .unwrap();
+    hsm.add_token(
+        EC_TOKEN,
+        USER_PIN,
+        &[
+            (&ec_auth_key, &ec_auth, b"\x11"),
+            (&ec_sign_key, &ec_sign, b"\x12"),
+        ],
+    )
+    .unwrap();
     Fixture { ec_auth, ec_sign }
-}
-
-fn cert(cert: &X509, id: &[u8]) -> Vec<Attribute> {
-    vec![
-        Attribute::Class(ObjectClass::CERTIFICATE),
-        Attribute::CertificateType(CertificateType::X_509),
-        Attribute::Token(true),
-        Attribute::Id(id.to_vec()),
-        Attribute::Label(b"certificate".to_vec()),
-        Attribute::Subject(cert.subject_name().to_der().unwrap()),
-        Attribute::Value(cert.to_der().unwrap()),
-    ]
-}
-
-fn private_key(key_type: KeyType, id: &[u8]) -> Vec<Attribute> {
-    vec![
-        Attribute::Class(ObjectClass::PRIVATE_KEY),
-        Attribute::KeyType(key_type),
-        Attribute::Token(true),
-        Attribute::Private(true),
-        Attribute::Sensitive(true),
-        Attribute::Sign(true),
-        Attribute::Id(id.to_vec()),
-        Attribute::Label(b"key".to_vec()),
-    ]
-}
-
-fn rsa_key(key: &PKey<Private>, id: &[u8]) -> Vec<Attribute> {
-    let rsa = key.rsa().unwrap();
-    let v = |n: Option<&openssl::bn::BigNumRef>| n.unwrap().to_vec();
-    let mut attributes = private_key(KeyType::RSA, id);
-    attributes.extend([
-        Attribute::Modulus(rsa.n().to_vec()),
-        Attribute::PublicExponent(rsa.e().to_vec()),
-        Attribute::PrivateExponent(rsa.d().to_vec()),
-        Attribute::Prime1(v(rsa.p())),
-        Attribute::Prime2(v(rsa.q())),
-        Attribute::Exponent1(v(rsa.dmp1())),
-        Attribute::Exponent2(v(rsa.dmq1())),
-        Attribute::Coefficient(v(rsa.iqmp())),
-    ]);
-    attributes
-}
-
-fn ec_key(key: &PKey<Private>, id: &[u8]) -> Vec<Attribute> {
-    let ec = key.ec_key().unwrap();
-    let mut attributes = private_key(KeyType::EC, id);
-    attributes.extend([
-        Attribute::EcParams(P256_PARAMS.to_vec()),
-        Attribute::Value(ec.private_key().to_vec_padded(32).unwrap()),
-    ]);
-    attributes
 }
 
 /// A self-signed P-256 certificate with keyUsage as on the card.
