@@ -156,12 +156,7 @@ fn main() {
         );
     }
     let c = Pki::shared().citizen(CITIZEN).unwrap();
-    let keys = CardKeys {
-        auth_cert: c.auth_cert.clone(),
-        auth_key: c.auth_key.clone(),
-        sign_cert: c.sign_cert.clone().unwrap(),
-        sign_key: c.sign_key.clone().unwrap(),
-    };
+    let keys = CardKeys::for_citizen(c).unwrap();
     let card = VirtualCard::new(
         ATR_GE1,
         CardProfile::for_generation(Generation::Ge1),

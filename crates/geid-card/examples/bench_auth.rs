@@ -19,12 +19,7 @@ use geid_testkit::virtual_card::{CardKeys, PinValues, VirtualCard, VirtualTransp
 
 fn card(g: Generation) -> VirtualCard {
     let c = Pki::shared().citizen(CITIZEN).unwrap();
-    let keys = CardKeys {
-        auth_cert: c.auth_cert.clone(),
-        auth_key: c.auth_key.clone(),
-        sign_cert: c.sign_cert.clone().unwrap(),
-        sign_key: c.sign_key.clone().unwrap(),
-    };
+    let keys = CardKeys::for_citizen(c).unwrap();
     let atr = if g == Generation::Ge1 {
         ATR_GE1
     } else {

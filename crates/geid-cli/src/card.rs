@@ -323,18 +323,8 @@ pub fn testkit_card(a: TestkitCardArgs) -> anyhow::Result<()> {
     let c = pki
         .citizen(&a.citizen)
         .ok_or_else(|| anyhow!("no citizen {:?} in the PKI", a.citizen))?;
-    let keys = CardKeys {
-        auth_cert: c.auth_cert.clone(),
-        auth_key: c.auth_key.clone(),
-        sign_cert: c
-            .sign_cert
-            .clone()
-            .ok_or_else(|| anyhow!("citizen has no signing certificate"))?,
-        sign_key: c
-            .sign_key
-            .clone()
-            .ok_or_else(|| anyhow!("citizen has no signing key"))?,
-    };
+    let keys = CardKeys::for_citizen(c)
+        .ok_or_else(|| anyhow!("citizen {:?} has no signing certificate", a.citizen))?;
     let (atr, generation) = match a.generation {
         GenerationArg::Ge1 => (geid_card::atr::ATR_GE1, geid_card::Generation::Ge1),
         GenerationArg::V1 => (

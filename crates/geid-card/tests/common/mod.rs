@@ -8,12 +8,7 @@ use geid_testkit::virtual_card::{CardKeys, PinValues, VirtualCard, VirtualTransp
 
 pub fn keys() -> CardKeys {
     let c = Pki::shared().citizen(CITIZEN).expect("citizen");
-    CardKeys {
-        auth_cert: c.auth_cert.clone(),
-        auth_key: c.auth_key.clone(),
-        sign_cert: c.sign_cert.clone().expect("sign cert"),
-        sign_key: c.sign_key.clone().expect("sign key"),
-    }
+    CardKeys::for_citizen(c).expect("citizen with a signing certificate")
 }
 
 pub fn virtual_card(generation: Generation, pins: PinValues) -> VirtualCard {

@@ -43,6 +43,19 @@ pub struct CardKeys {
     pub sign_key: PKey<Private>,
 }
 
+impl CardKeys {
+    /// The keys and certificates of a test citizen; `None` when the citizen has no qualified
+    /// signature certificate (the broken variants have only an authentication certificate).
+    pub fn for_citizen(c: &crate::pki::Citizen) -> Option<CardKeys> {
+        Some(CardKeys {
+            auth_cert: c.auth_cert.clone(),
+            auth_key: c.auth_key.clone(),
+            sign_cert: c.sign_cert.clone()?,
+            sign_key: c.sign_key.clone()?,
+        })
+    }
+}
+
 /// The initial secrets. `sign_pin: None` means the signature PIN is still to be set from the
 /// transport PIN.
 #[derive(Debug, Clone)]
