@@ -448,3 +448,72 @@ fn revocation_is_checked_through_ocsp() {
     assert_eq!(refused(&v, LETTER, &sign(CITIZEN)), "CERT_REVOKED");
     assert!(server.requests() >= before + 2);
 }
+
+// ---- signed attributes as the signer encoded them -------------------------------------------
+
+fn replace_once(haystack: &mut [u8], needle: &[u8], with: &[u8]) {
+    assert_eq!(needle.len(), with.len());
+    let at = haystack
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("found");
+    haystack[at..at + needle.len()].copy_from_slice(with);
+}
+
+#[test]
+fn unsorted_signed_attributes_are_verified_as_encoded() {
+    // Some producers write the SET OF signed attributes unsorted (not DER). The signature covers
+    // their bytes as written, so the verifier must hash those, not a re-sorted encoding.
+    use geid_testkit::der::Tlv;
+    let c = pki().citizen(CITIZEN).unwrap();
+    let key = c.sign_key.as_ref().unwrap();
+    let cert = c.sign_cert.as_ref().unwrap().to_der().unwrap();
+    let p = prepare(LETTER, HashFunction::Sha256, &cert, SystemTime::now()).unwrap();
+    let old_sig = sign_digest(key, &p.digest_to_sign());
+    let mut cms = p.assemble(&old_sig, SignatureScheme::RsaPkcs1).unwrap();
+
+    let sorted = p.signed_attributes_der();
+    let set = Tlv::parse_one(sorted).unwrap();
+    let header = sorted.len() - set.content.len();
+    let mut reversed_content = Vec::new();
+    for attr in set.children().unwrap().iter().rev() {
+        reversed_content.extend_from_slice(attr.raw);
+    }
+    assert_ne!(reversed_content.as_slice(), set.content);
+    let mut unsorted = sorted[..header].to_vec();
+    unsorted.extend_from_slice(&reversed_content);
+
+    replace_once(&mut cms, set.content, &reversed_content);
+    let new_sig = sign_digest(key, &HashFunction::Sha256.digest(&unsorted));
+    replace_once(&mut cms, &old_sig, &new_sig);
+
+    let doc = geid_cms::SignedDocument::parse(&cms).unwrap();
+    assert_eq!(doc.signed_attributes_der(), unsorted.as_slice());
+    accepted(&verifier(), LETTER, &cms);
+}
+
+#[test]
+fn an_ecdsa_signature_verifies() {
+    let day = 86_400;
+    let mut leaf = signing_leaf((now() - day, now() + 365 * day));
+    leaf.key = common::ec(openssl::nid::Nid::X9_62_PRIME256V1);
+    let key = leaf.key.clone();
+    let cert = leaf.issue(pki().sign_ca());
+    let p = prepare(
+        LETTER,
+        HashFunction::Sha256,
+        &cert.to_der().unwrap(),
+        SystemTime::now(),
+    )
+    .unwrap();
+    let mut ctx = openssl::pkey_ctx::PkeyCtx::new(&key).unwrap();
+    ctx.sign_init().unwrap();
+    let mut der_sig = Vec::new();
+    ctx.sign_to_vec(&p.digest_to_sign(), &mut der_sig).unwrap();
+    // Raw r || s, as a card or the extension returns it.
+    let raw = geid_protocol::ecdsa_der_to_raw(&der_sig, 32).unwrap();
+    let cms = p.assemble(&raw, SignatureScheme::Ecdsa).unwrap();
+    let id = accepted(&verifier(), LETTER, &cms);
+    assert_eq!(id.signer.algorithm.as_str(), "ES256");
+    assert_eq!(refused(&verifier(), b"other", &cms), "DOCUMENT_CHANGED");
+}
