@@ -105,7 +105,7 @@ pub struct TraceArgs {
     pin: PinArgs,
 }
 
-fn connect(r: &ReaderArgs) -> anyhow::Result<Card<PcscTransport>> {
+pub(crate) fn connect(r: &ReaderArgs) -> anyhow::Result<Card<PcscTransport>> {
     let ctx = PcscContext::establish()?;
     let t = ctx.wait_and_connect(r.reader.as_deref(), Duration::from_secs(r.wait))?;
     Ok(Card::open(t)?)
@@ -119,7 +119,7 @@ fn read_pin(lines: &mut impl BufRead, what: &str) -> anyhow::Result<Pin> {
     Pin::new(line.trim_end_matches(['\r', '\n'])).map_err(|e| anyhow!("{what}: {e}"))
 }
 
-fn pin_entry(p: &PinArgs, what: &str) -> anyhow::Result<PinEntry> {
+pub(crate) fn pin_entry(p: &PinArgs, what: &str) -> anyhow::Result<PinEntry> {
     if p.pin_pad {
         return Ok(PinEntry::PinPad);
     }

@@ -15,6 +15,7 @@ use clap::Args;
 use clap::{Parser, Subcommand};
 
 mod card;
+mod signature;
 #[cfg(feature = "testkit")]
 mod testkit_ocsp;
 mod verify;
@@ -37,6 +38,10 @@ enum Command {
     },
     /// Verify a login token as a portal would: chain, policy, OCSP, signature.
     Verify(verify::VerifyArgs),
+    /// Sign a document with the card's qualified-signature key: a detached CAdES-BES .p7s.
+    Sign(signature::SignArgs),
+    /// Verify a detached CMS signature (.p7s) over a document: chain, key usage, OCSP.
+    VerifySignature(signature::VerifySignatureArgs),
     /// List smart-card readers and the cards in them.
     Readers {
         /// Print JSON.
@@ -133,9 +138,10 @@ struct PkiArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // `verify` has its own exit codes (0 accepted, 1 refused, 2 usage).
+    // `verify` and `verify-signature` have their own exit codes (0 accepted, 1 refused, 2 usage).
     let cli = match cli.command {
         Command::Verify(args) => return verify::run(args),
+        Command::VerifySignature(args) => return signature::verify_signature(args),
         command => Cli { command },
     };
     match run(cli) {
@@ -156,6 +162,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Readers { json } => card::readers(json),
         Command::Info(a) => card::info(a),
         Command::Auth(a) => card::auth(a),
+        Command::Sign(a) => signature::sign(a),
         Command::Pin(c) => card::pin(c),
         Command::Trace(a) => card::trace(a),
         #[cfg(feature = "testkit")]
@@ -164,6 +171,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Testkit(TestkitCommand::Ocsp(args)) => testkit_ocsp::run(args),
         #[cfg(feature = "testkit")]
         Command::Testkit(TestkitCommand::Card(args)) => card::testkit_card(args),
+        Command::VerifySignature(args) => {
+            let code = signature::verify_signature(args);
+            std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 })
+        }
         Command::Verify(args) => {
             let code = verify::run(args);
             std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 })

@@ -45,17 +45,17 @@ fn parse_nonce(s: &str) -> Result<geid_protocol::ChallengeNonce, String> {
     geid_protocol::ChallengeNonce::parse(s).map_err(|e| e.to_string())
 }
 
-fn parse_time(s: &str) -> Result<SystemTime, String> {
+pub(crate) fn parse_time(s: &str) -> Result<SystemTime, String> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .map_err(|e| format!("not an RFC 3339 time: {e}"))?;
     Ok(SystemTime::from(t))
 }
 
-fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
+pub(crate) fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-fn ocsp_config(mode: &str) -> Result<OcspConfig, String> {
+pub(crate) fn ocsp_config(mode: &str) -> Result<OcspConfig, String> {
     match mode {
         "off" => Ok(OcspConfig::off()),
         "aia" => Ok(OcspConfig::aia()),
@@ -104,7 +104,7 @@ fn build(args: &VerifyArgs) -> Result<(Verifier, Vec<u8>), String> {
     Ok((verifier, token))
 }
 
-fn print(value: &serde_json::Value, compact: bool) {
+pub(crate) fn print(value: &serde_json::Value, compact: bool) {
     if compact {
         println!("{value}");
     } else {
@@ -151,6 +151,6 @@ pub fn run(args: VerifyArgs) -> ExitCode {
     }
 }
 
-fn error_json(e: &VerifyError) -> serde_json::Value {
+pub(crate) fn error_json(e: &VerifyError) -> serde_json::Value {
     serde_json::json!({"error": e.code(), "message": e.to_string()})
 }

@@ -198,8 +198,19 @@ pub(crate) fn check_algorithm_fits(
     }
 }
 
+/// What the certificate is being checked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Usage {
+    /// Login: keyUsage digitalSignature, EKU clientAuth when present, SSL-client chain purpose.
+    Login,
+    /// Document signature: keyUsage nonRepudiation (contentCommitment, RFC 5280 §4.2.1.3),
+    /// no EKU requirement, chain purpose "any" (the CA checks of RFC 5280 §6.1 still apply).
+    Signature,
+}
+
 /// The fixed per-verifier parameters of certificate checking.
 pub(crate) struct CertPolicy<'a> {
+    pub usage: Usage,
     pub anchors: &'a [X509],
     pub intermediates: &'a [X509],
     pub required_policies: &'a [String],
@@ -262,17 +273,37 @@ pub(crate) fn check_certificate(
 
     let find = |oid| exts.iter().find(|e| e.extn_id == oid);
 
-    // 3. keyUsage digitalSignature.
-    let ku =
-        find(oids::ID_CE_KEY_USAGE).ok_or_else(|| VerifyError::KeyUsage("is missing".into()))?;
-    let ku = KeyUsage::from_der(ku.extn_value.as_bytes())
-        .map_err(|e| malformed(format!("keyUsage: {e}")))?;
-    if !ku.digital_signature() {
-        return Err(VerifyError::KeyUsage("lacks digitalSignature".into()));
+    // 3. keyUsage digitalSignature (login) or nonRepudiation (document signature).
+    let ku = find(oids::ID_CE_KEY_USAGE);
+    if policy.usage == Usage::Signature {
+        let ku = ku.ok_or_else(|| {
+            VerifyError::NotASigningCertificate("it has no keyUsage extension".into())
+        })?;
+        let ku = KeyUsage::from_der(ku.extn_value.as_bytes())
+            .map_err(|e| malformed(format!("keyUsage: {e}")))?;
+        if !ku.non_repudiation() {
+            return Err(VerifyError::NotASigningCertificate(
+                if ku.digital_signature() {
+                    "its keyUsage lacks nonRepudiation; digitalSignature alone marks an \
+                 authentication key"
+                        .into()
+                } else {
+                    "its keyUsage lacks nonRepudiation".into()
+                },
+            ));
+        }
+    } else {
+        let ku = ku.ok_or_else(|| VerifyError::KeyUsage("is missing".into()))?;
+        let ku = KeyUsage::from_der(ku.extn_value.as_bytes())
+            .map_err(|e| malformed(format!("keyUsage: {e}")))?;
+        if !ku.digital_signature() {
+            return Err(VerifyError::KeyUsage("lacks digitalSignature".into()));
+        }
     }
 
-    // 4. EKU, when present, contains clientAuth.
-    if let Some(eku) = find(oids::ID_CE_EXT_KEY_USAGE) {
+    // 4. EKU, when present, contains clientAuth (login only).
+    let eku = find(oids::ID_CE_EXT_KEY_USAGE).filter(|_| policy.usage == Usage::Login);
+    if let Some(eku) = eku {
         let eku = ExtendedKeyUsage::from_der(eku.extn_value.as_bytes())
             .map_err(|e| malformed(format!("extendedKeyUsage: {e}")))?;
         if !eku.0.contains(&KP_CLIENT_AUTH) {
@@ -388,7 +419,10 @@ fn verify_chain(
         .set_flags(X509VerifyFlags::X509_STRICT)
         .map_err(internal)?;
     param
-        .set_purpose(X509PurposeId::SSL_CLIENT)
+        .set_purpose(match policy.usage {
+            Usage::Login => X509PurposeId::SSL_CLIENT,
+            Usage::Signature => X509PurposeId::ANY,
+        })
         .map_err(internal)?;
     let mut store = X509StoreBuilder::new().map_err(internal)?;
     for anchor in policy.anchors {

@@ -139,6 +139,7 @@ pub struct VerifierBuilder {
     pub(crate) ocsp: OcspConfig,
     pub(crate) crl: CrlConfig,
     pub(crate) chain_cache_capacity: usize,
+    pub(crate) max_signing_time_age: Option<Duration>,
 }
 
 impl Default for VerifierBuilder {
@@ -156,6 +157,7 @@ impl Default for VerifierBuilder {
             ocsp: OcspConfig::default(),
             crl: CrlConfig::default(),
             chain_cache_capacity: 10_000,
+            max_signing_time_age: None,
         }
     }
 }
@@ -269,17 +271,40 @@ impl VerifierBuilder {
         self
     }
 
-    /// Checks the configuration and builds the verifier.
+    /// Document signatures only: refuse a signature whose signing time lies further back than
+    /// `age` before the verification time (default: no limit). CAdES-BES carries no proof of
+    /// time, so a service that verifies signatures as they arrive can use this to refuse a
+    /// back-dated signing time.
+    pub fn max_signing_time_age(mut self, age: Duration) -> Self {
+        self.max_signing_time_age = Some(age);
+        self
+    }
+
+    /// Checks the configuration and builds the login verifier.
     pub fn build(self) -> Result<Verifier, VerifyError> {
         let config = |m: String| VerifyError::Config(m);
-        if let Some(p) = self.problems.first() {
-            return Err(config(p.clone()));
-        }
+        self.check()?;
         let origin = self
             .origin
             .as_deref()
             .ok_or_else(|| config("the portal origin is required (builder.origin(…))".into()))?;
         let origin = Origin::parse(origin).map_err(|e| config(format!("origin: {e}")))?;
+        Verifier::from_builder(self, origin)
+    }
+
+    /// Checks the configuration and builds a verifier of document signatures (CMS); the origin
+    /// is not needed and ignored. Trust anchors should be the root(s) of the signing CA, with
+    /// the signing CA as an intermediate.
+    pub fn build_signature_verifier(self) -> Result<crate::SignatureVerifier, VerifyError> {
+        self.check()?;
+        Ok(crate::SignatureVerifier::from_builder(self))
+    }
+
+    fn check(&self) -> Result<(), VerifyError> {
+        let config = |m: String| VerifyError::Config(m);
+        if let Some(p) = self.problems.first() {
+            return Err(config(p.clone()));
+        }
         if self.anchors.is_empty() {
             return Err(config(
                 "at least one trust anchor is required (builder.trust_anchor(…))".into(),
@@ -323,7 +348,7 @@ impl VerifierBuilder {
         if self.ocsp.timeout.is_zero() || self.crl.timeout.is_zero() {
             return Err(config("timeouts must be positive".into()));
         }
-        Verifier::from_builder(self, origin)
+        Ok(())
     }
 }
 

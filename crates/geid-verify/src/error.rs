@@ -51,7 +51,7 @@ impl fmt::Display for OcspProblem {
     }
 }
 
-/// Why a login token, a configuration or a challenge was refused.
+/// Why a login token, a document signature, a configuration or a challenge was refused.
 ///
 /// Every variant maps to one stable wire code ([`VerifyError::code`]); the `Display` text says
 /// what happened and, where it helps, what the portal operator can do about it. Nothing here
@@ -88,7 +88,7 @@ pub enum VerifyError {
         key: String,
     },
     /// notAfter is before the verification time.
-    #[error("certificate expired at {not_after} (verification time {at})")]
+    #[error("certificate expired at {not_after} (checked at {at}: the verification time, or a document's signing time)")]
     CertificateExpired {
         /// notAfter, RFC 3339.
         not_after: String,
@@ -96,7 +96,7 @@ pub enum VerifyError {
         at: String,
     },
     /// notBefore is after the verification time.
-    #[error("certificate is not valid before {not_before} (verification time {at}); check the server clock")]
+    #[error("certificate is not valid before {not_before} (checked at {at}: the verification time, or a document's signing time); check the server clock")]
     CertificateNotYetValid {
         /// notBefore, RFC 3339.
         not_before: String,
@@ -153,6 +153,33 @@ pub enum VerifyError {
         origin: String,
     },
 
+    // ---- document signatures (CMS) ---------------------------------------------------------
+    /// The CMS is not a DER SignedData with one signer and signed attributes, is attached
+    /// where a detached signature is expected, or does not include the signer's certificate.
+    #[error("CMS signature malformed: {0}")]
+    CmsMalformed(String),
+    /// The content-type signed attribute is missing, or it or eContentType is not id-data.
+    #[error("CMS content type refused: {0}")]
+    CmsContentType(String),
+    /// The message-digest attribute does not match the document: it was changed after signing
+    /// (or is another document).
+    #[error("the document does not match the signature: it was changed after signing, or the signature is for another document")]
+    DocumentChanged,
+    /// signing-certificate-v2 is missing or names another certificate than the included one.
+    #[error("signing-certificate-v2 check failed: {0}")]
+    SigningCertificateMismatch(String),
+    /// The signing-time attribute is missing, or lies after the verification time (or further
+    /// back than the configured maximum age).
+    #[error("signing time refused: {0}")]
+    SigningTime(String),
+    /// The certificate is not a qualified-signature certificate: keyUsage lacks nonRepudiation
+    /// (a signature made with an authentication key).
+    #[error("not a signing certificate: {0}")]
+    NotASigningCertificate(String),
+    /// The signature over the signed attributes does not verify with the signer's key.
+    #[error("the signature does not verify with the signer certificate's key: {0}")]
+    DocumentSignatureInvalid(String),
+
     // ---- challenge and origin --------------------------------------------------------------
     /// The challenge was never issued by this store, or was already used.
     #[error("challenge nonce unknown or already used")]
@@ -200,6 +227,13 @@ impl VerifyError {
             VerifyError::CrlUnavailable(_) => "CRL_UNAVAILABLE",
             VerifyError::SignatureMalformed(_) => "SIGNATURE_MALFORMED",
             VerifyError::SignatureInvalid { .. } => "SIGNATURE_INVALID",
+            VerifyError::CmsMalformed(_) => "CMS_MALFORMED",
+            VerifyError::CmsContentType(_) => "CMS_CONTENT_TYPE",
+            VerifyError::DocumentChanged => "DOCUMENT_CHANGED",
+            VerifyError::SigningCertificateMismatch(_) => "SIGNING_CERTIFICATE_MISMATCH",
+            VerifyError::SigningTime(_) => "SIGNING_TIME_INVALID",
+            VerifyError::NotASigningCertificate(_) => "NOT_A_SIGNING_CERTIFICATE",
+            VerifyError::DocumentSignatureInvalid(_) => "SIGNATURE_INVALID",
             VerifyError::NonceUnknown => "NONCE_UNKNOWN",
             VerifyError::NonceExpired => "NONCE_EXPIRED",
             VerifyError::ChallengeStoreUnavailable(_) => "CHALLENGE_STORE_UNAVAILABLE",

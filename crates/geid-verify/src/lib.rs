@@ -1,4 +1,5 @@
-//! Server-side verification of geid / Web eID 1.0 login tokens.
+//! Server-side verification of geid / Web eID 1.0 login tokens, and of detached CAdES-BES
+//! document signatures ([`SignatureVerifier`], see the `cms` module docs for its checks).
 //!
 //! A portal backend gives [`Verifier::verify`] the token JSON the browser posted and the
 //! challenge nonce it issued for that session, and gets back the [`Identity`] of the card
@@ -25,6 +26,7 @@
 
 mod cert;
 mod challenge;
+pub mod cms;
 mod config;
 mod crl;
 mod error;
@@ -48,6 +50,7 @@ use openssl::x509::X509;
 pub use challenge::{
     ChallengeStore, MemoryChallengeStore, RedisChallengeStore, DEFAULT_CHALLENGE_TTL,
 };
+pub use cms::{SignatureVerifier, SignerIdentity};
 pub use config::{
     certificates_from_bytes, Clock, CrlConfig, CrlMode, OcspConfig, OcspMode, VerifierBuilder,
 };
@@ -215,6 +218,7 @@ impl Verifier {
             return Ok(hit);
         }
         let policy = CertPolicy {
+            usage: cert::Usage::Login,
             anchors: &inner.anchors,
             intermediates: &inner.intermediates,
             required_policies: &inner.required_policies,
