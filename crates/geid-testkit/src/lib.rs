@@ -10,6 +10,7 @@ mod error;
 pub mod ocsp;
 pub mod pcscd;
 pub mod pki;
+pub mod services;
 pub mod virtual_card;
 
 pub use error::Error;
