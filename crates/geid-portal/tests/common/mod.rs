@@ -29,6 +29,17 @@ pub fn pki() -> &'static Pki {
     &world().0
 }
 
+/// A verifier for `origin` trusting the test PKI, OCSP through the certificates' AIA.
+pub fn verifier(origin: &str) -> Verifier {
+    let pki = pki();
+    Verifier::builder()
+        .origin(origin)
+        .trust_anchor(pki.root().cert.clone())
+        .intermediate(pki.auth_ca().cert.clone())
+        .build()
+        .unwrap()
+}
+
 pub struct TestPortal {
     pub base: String,
     pub db: Db,
@@ -53,14 +64,7 @@ pub fn start(database_url: &str, tune: impl FnOnce(&mut Config) + Send + 'static
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let base = format!("http://localhost:{port}");
-    let pki = pki();
-    let verifier = Verifier::builder()
-        .origin(&base)
-        .trust_anchor(pki.root().cert.clone())
-        .intermediate(pki.auth_ca().cert.clone())
-        .build()
-        .unwrap();
-    let mut config = Config::new(verifier, database_url);
+    let mut config = Config::new(verifier(&base), database_url);
     config.secure_cookies = false;
     tune(&mut config);
     let (db_tx, db_rx) = std::sync::mpsc::channel();
@@ -131,6 +135,8 @@ impl Reply {
 /// A browser-like client: keeps cookies, does not follow redirects, sends Origin on POST.
 pub struct Client {
     pub base: String,
+    /// The Origin header sent on POST (the site origin, also behind a balancer).
+    pub origin: String,
     pub cookies: BTreeMap<String, String>,
     agent: ureq::Agent,
 }
@@ -139,6 +145,7 @@ impl Client {
     pub fn new(base: &str) -> Client {
         Client {
             base: base.to_owned(),
+            origin: base.to_owned(),
             cookies: BTreeMap::new(),
             agent: ureq::AgentBuilder::new().redirects(0).build(),
         }
@@ -200,7 +207,7 @@ impl Client {
     }
 
     pub fn post_json(&mut self, path: &str, body: &str) -> Reply {
-        self.post_json_from(path, body, &self.base.clone())
+        self.post_json_from(path, body, &self.origin.clone())
     }
 
     pub fn post_json_from(&mut self, path: &str, body: &str, origin: &str) -> Reply {
@@ -219,7 +226,7 @@ impl Client {
             .agent
             .post(&format!("{}{path}", self.base))
             .set("Cookie", &self.cookie_header())
-            .set("Origin", &self.base.clone())
+            .set("Origin", &self.origin.clone())
             .send_form(fields);
         self.finish(r)
     }
@@ -233,7 +240,7 @@ impl Client {
     /// Challenge, then a software-signed token of `citizen` for `origin`, posted to login.
     pub fn card_login_as(&mut self, citizen: &str) -> Reply {
         let nonce = self.challenge();
-        let token = token(citizen, &self.base.clone(), &nonce);
+        let token = token(citizen, &self.origin.clone(), &nonce);
         self.post_json("/auth/login", &token)
     }
 }
