@@ -11,6 +11,7 @@ pub mod ocsp;
 pub mod pcscd;
 pub mod pki;
 pub mod softhsm;
+pub mod services;
 pub mod virtual_card;
 
 pub use error::Error;
