@@ -9,8 +9,9 @@
  * harness did not start is never touched; a stale socket is removed only when no pcscd is alive;
  * pcscd is stopped by PID (SIGTERM, then SIGKILL after 3 s).
  *
- * Environment: `GEID_HOST_BIN` and `GEID_BIN` name prebuilt binaries; otherwise
- * `target/debug/geid-host` and `target/debug/geid` are built with cargo when missing.
+ * Environment: `GEID_HOST_BIN`, `GEID_BIN` and `GEID_PORTAL_BIN` name prebuilt binaries;
+ * otherwise `target/debug/geid-host`, `target/debug/geid` and `target/debug/geid-portal` are
+ * built (or brought up to date) with cargo.
  * @module
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -41,24 +42,33 @@ export function missing() {
 }
 
 /**
- * Paths of `geid-host` and `geid` (with the testkit feature). Builds them with cargo unless both
- * are given in the environment.
- * @returns {{host: string, geid: string}}
+ * Paths of `geid-host`, `geid` (with the testkit feature) and, with `{portal: true}`,
+ * `geid-portal` (with the demo feature). Builds them with cargo unless every binary asked for is
+ * given in the environment. The build is always the same single cargo command for all three
+ * packages, so that host-only and portal tests in one run do not rebuild shared crates with
+ * different features.
+ * @param {{portal?: boolean}} [options]
+ * @returns {{host: string, geid: string, portal: string}}
  */
-export function binaries() {
-  const fromEnv = { host: process.env.GEID_HOST_BIN, geid: process.env.GEID_BIN };
-  if (fromEnv.host && fromEnv.geid) return { host: resolve(fromEnv.host), geid: resolve(fromEnv.geid) };
+export function binaries(options = {}) {
+  const fromEnv = { host: process.env.GEID_HOST_BIN, geid: process.env.GEID_BIN, portal: process.env.GEID_PORTAL_BIN };
   const target = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(REPO, 'target');
-  const built = spawnSync('cargo', ['build', '--quiet', '-p', 'geid-host', '-p', 'geid-cli', '--features', 'geid-cli/testkit'], {
+  const paths = {
+    host: fromEnv.host ? resolve(fromEnv.host) : join(target, 'debug', 'geid-host'),
+    geid: fromEnv.geid ? resolve(fromEnv.geid) : join(target, 'debug', 'geid'),
+    portal: fromEnv.portal ? resolve(fromEnv.portal) : join(target, 'debug', 'geid-portal'),
+  };
+  if (fromEnv.host && fromEnv.geid && (fromEnv.portal || !options.portal)) return paths;
+  const built = spawnSync('cargo', ['build', '--quiet', ...BUILD_ARGS], {
     cwd: REPO,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (built.status !== 0) throw new Error(`cargo build failed (${built.status ?? built.signal})`);
-  return {
-    host: fromEnv.host ? resolve(fromEnv.host) : join(target, 'debug', 'geid-host'),
-    geid: fromEnv.geid ? resolve(fromEnv.geid) : join(target, 'debug', 'geid'),
-  };
+  return paths;
 }
+
+/** The cargo build of the binaries the end-to-end tests run (`scripts/test-all.sh` uses the same). */
+export const BUILD_ARGS = ['-p', 'geid-host', '-p', 'geid-cli', '-p', 'geid-portal', '--features', 'geid-cli/testkit,geid-portal/demo'];
 
 /**
  * The machine-wide pcscd lock shared with the Rust harness. Waits up to `timeoutMs`.
@@ -310,4 +320,77 @@ export function hostEnvironment(timeouts = {}) {
     log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort() {
+  const server = createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise((r) => server.close(() => r(undefined)));
+  return port;
+}
+
+/**
+ * The reference portal in demo mode: `geid-portal --demo` with a fresh data folder, listening on
+ * 127.0.0.1 and verifying tokens for the origin `http://localhost:PORT`. It writes its test PKI
+ * to `DATA/pki` (the virtual card must use that one) and runs the OCSP responder in-process on a
+ * free port. Waits for `/healthz`; `stop()` ends it by PID (SIGINT, then SIGKILL after 3 s).
+ * @param {string} portalBin path of `geid-portal` built with the demo feature
+ */
+export async function startPortal(portalBin) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'geid-e2e-portal-'));
+  const logPath = join(dataDir, 'portal.log');
+  const log = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
+  // The origin is derived from the listen port, so the port is chosen here; a clash with another
+  // process that takes it in between is retried.
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const fd = openSync(logPath, 'w');
+    const child = spawn(portalBin, ['--demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--demo-ocsp-port', '0'], {
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
+    });
+    closeSync(fd);
+    let exited = false;
+    child.on('exit', () => { exited = true; });
+    const origin = `http://localhost:${port}`;
+    const deadline = Date.now() + 30_000;
+    let up = false;
+    while (!up && !exited && Date.now() < deadline) {
+      try {
+        up = (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
+      } catch {
+        // not listening yet
+      }
+      if (!up) await sleep(50);
+    }
+    if (!up) {
+      if (!exited) child.kill('SIGKILL');
+      if (exited && attempt < 2 && /binding 127\.0\.0\.1/.test(log())) continue;
+      throw new Error(`geid-portal did not start: ${log()}`);
+    }
+    return {
+      origin,
+      port,
+      dataDir,
+      pkiDir: join(dataDir, 'pki'),
+      log,
+      /** @param {string} path */
+      url: (path) => `${origin}${path}`,
+      stop: async () => {
+        if (!exited) {
+          child.kill('SIGINT');
+          const until = Date.now() + 3000;
+          while (!exited && Date.now() < until) await sleep(20);
+          if (!exited) {
+            child.kill('SIGKILL');
+            while (!exited) await sleep(20);
+          }
+        }
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  }
 }

@@ -90,6 +90,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("card_hint", "ჩადეთ ბარათი წამკითხველში. PIN კოდი შეიყვანეთ გაფართოების ფანჯარაში და არა ამ გვერდზე.", "Insert the card into the reader. Type the PIN in the extension's window, never on this page."),
     ("working", "ველოდებით ბარათს…", "Waiting for the card…"),
     ("card_failed", "ბარათით შესვლა ვერ მოხერხდა", "Logging in with the card failed"),
+    ("card_cancelled", "ბარათით შესვლა გაუქმდა. სისტემაში არ შეხვედით.", "Card login cancelled. You are not logged in."),
     ("no_extension", "geid გაფართოება არ არის დაყენებული ან ჩართული ამ ბრაუზერში.", "The geid extension is not installed or not enabled in this browser."),
     ("register_title", "რეგისტრაცია", "Registration"),
     ("register_intro", "ბარათმა დაადასტურა თქვენი ვინაობა. დაამატეთ ელფოსტა და მობილურის ნომერი შეტყობინებებისთვის.", "The card confirmed who you are. Add an e-mail address and a mobile number for notifications."),

@@ -35,6 +35,12 @@ async function withCard(mode) {
     }
   } catch (e) {
     const code = e instanceof GeidError ? e.code : 'INTERNAL';
+    if (code === 'USER_CANCELLED') {
+      // The citizen closed the PIN window or pressed Cancel: say so plainly, no error code.
+      message.textContent = message.dataset.cancelled || '';
+      message.dataset.code = code;
+      return;
+    }
     const text = code === 'EXTENSION_UNAVAILABLE' ? message.dataset.noExtension : message.dataset.failed;
     show(text || '', code);
   }

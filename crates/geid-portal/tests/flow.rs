@@ -424,3 +424,23 @@ fn session_cookies_are_http_only_and_same_site() {
         assert!(cookie.contains(attr), "{cookie}");
     }
 }
+
+#[test]
+fn the_start_page_says_plainly_when_the_card_step_was_cancelled() {
+    // portal.js shows `data-cancelled` (not "failed" with a code) when the PIN window is closed.
+    let dir = tempfile::tempdir().unwrap();
+    let portal = start(&sqlite_url(&dir), |_| {});
+    let mut c = Client::new(&portal.base);
+    assert!(c
+        .get("/?lang=en")
+        .body
+        .contains("data-cancelled=\"Card login cancelled. You are not logged in.\""));
+    assert!(c
+        .get("/?lang=ka")
+        .body
+        .contains("data-cancelled=\"ბარათით შესვლა გაუქმდა. სისტემაში არ შეხვედით.\""));
+    assert!(c
+        .get("/static/portal.js")
+        .body
+        .contains("code === 'USER_CANCELLED'"));
+}
