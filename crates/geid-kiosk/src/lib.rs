@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod messages;
+pub mod pdf;
 pub mod portal;
 pub mod session;
 pub mod web;

@@ -9,6 +9,7 @@
 //! | `POST /api/pinpad` | PIN to be typed on the reader's PIN pad |
 //! | `POST /api/retry`, `POST /api/finish`, `POST /api/touch` | try again; end the session; a touch (idle timer) |
 //! | `GET /print` | the credentials slip for printing (only while credentials are shown) |
+//! | `GET /slip.pdf` | the same slip as a PDF (English, name transliterated; see [`crate::pdf`]) |
 //! | `GET /operator`, `GET /api/operator` | status for staff: readers, card, portal reachability, last error |
 //!
 //! Requests must name a loopback host (`Host: 127.0.0.1:…`, `localhost:…`, `[::1]:…`), so a
@@ -45,6 +46,7 @@ pub fn router(kiosk: Kiosk) -> Router {
         .route("/api/finish", post(finish))
         .route("/api/touch", post(touch))
         .route("/print", get(print))
+        .route("/slip.pdf", get(slip_pdf))
         .route("/operator", get(operator_page))
         .route("/api/operator", get(operator_json))
         .with_state(kiosk)
@@ -235,6 +237,31 @@ async fn print(State(k): State<Kiosk>) -> Response {
         .replace("{portal}", &esc(&portal))
         .replace("{date}", &esc(&today()));
     Html(html).into_response()
+}
+
+async fn slip_pdf(State(k): State<Kiosk>) -> Response {
+    let Screen::Issued {
+        holder,
+        username,
+        password,
+        portal,
+        ..
+    } = k.view().screen
+    else {
+        return (StatusCode::NOT_FOUND, "nothing to print\n").into_response();
+    };
+    let date = today();
+    let pdf = crate::pdf::slip(
+        &[
+            ("Name", &holder),
+            ("Portal", &portal),
+            ("Username", &username),
+            ("One-time password", &password),
+            ("Issued", &date),
+        ],
+        "Change the password at your first login. Do not share this slip.",
+    );
+    ([(CONTENT_TYPE, "application/pdf")], pdf).into_response()
 }
 
 fn today() -> String {

@@ -71,6 +71,10 @@ fn credentials_issued_printed_and_used_with_the_forced_change() {
     assert_eq!(status, 200);
     assert!(slip.contains(&password) && slip.contains(&citizen.personal_number));
     assert!(slip.contains("გიორგი ბერიძე"));
+    let (status, pdf) = kiosk.get("/slip.pdf");
+    assert_eq!(status, 200);
+    assert!(pdf.starts_with("%PDF-1.4") && pdf.contains(&format!("({password}) Tj")));
+    assert!(pdf.contains("(giorgi beridze) Tj"));
     assert_eq!(
         portal.kiosk_audit()[0],
         (
@@ -101,6 +105,7 @@ fn credentials_issued_printed_and_used_with_the_forced_change() {
     assert!(v["notice"].is_null(), "{v}");
     assert!(!kiosk.get("/api/state?after=0").1.contains(&password));
     assert_eq!(kiosk.get("/print").0, 404);
+    assert_eq!(kiosk.get("/slip.pdf").0, 404);
 
     // The citizen logs in at home with the one-time password and must change it first.
     let mut browser = Browser::new(&portal.base);
