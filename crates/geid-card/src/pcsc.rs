@@ -144,6 +144,39 @@ impl PcscContext {
         }
     }
 
+    /// Waits up to `timeout` until the readers differ from `known` (a card inserted or removed,
+    /// a reader plugged in or out), without polling, and returns the readers then. Returns
+    /// `known` unchanged when the timeout passes; fails when the wait is cancelled
+    /// ([`PcscContext::canceller`]) or pcscd goes away. A kiosk uses this to follow the card.
+    pub fn wait_for_change(
+        &self,
+        known: &[ReaderInfo],
+        timeout: Duration,
+    ) -> Result<Vec<ReaderInfo>, CardError> {
+        let names = self.reader_names()?;
+        let mut states: Vec<ReaderState> = names
+            .into_iter()
+            .map(|n| ReaderState::new(n, State::UNAWARE))
+            .collect();
+        states.push(ReaderState::new(pcsc::PNP_NOTIFICATION(), State::UNAWARE));
+        match self.ctx.get_status_change(Duration::ZERO, &mut states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(e) => return Err(map_err("SCardGetStatusChange", e)),
+        }
+        let now: Vec<ReaderInfo> = states[..states.len() - 1].iter().map(info_of).collect();
+        if now != known {
+            return Ok(now);
+        }
+        for s in &mut states {
+            s.sync_current_state();
+        }
+        match self.ctx.get_status_change(timeout, &mut states) {
+            Ok(()) => self.readers(),
+            Err(pcsc::Error::Timeout) => Ok(known.to_vec()),
+            Err(e) => Err(map_err("SCardGetStatusChange", e)),
+        }
+    }
+
     /// Picks the reader holding a supported card: the named one, or the only one. Several
     /// supported cards without a name give [`CardError::SeveralCards`].
     pub fn choose(readers: &[ReaderInfo], name: Option<&str>) -> Result<String, CardError> {

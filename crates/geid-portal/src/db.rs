@@ -84,7 +84,7 @@ pub struct AuditEntry {
 /// The database.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
 }
 
 fn migrator(postgres: bool) -> Migrator {
@@ -93,14 +93,28 @@ fn migrator(postgres: bool) -> Migrator {
     } else {
         include_str!("../migrations/sqlite/0001_init.sql")
     };
+    let kiosks = if postgres {
+        include_str!("../migrations/postgres/0100_kiosks.sql")
+    } else {
+        include_str!("../migrations/sqlite/0100_kiosks.sql")
+    };
     Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            Cow::Borrowed("init"),
-            MigrationType::Simple,
-            Cow::Borrowed(sql),
-            false,
-        )]),
+        migrations: Cow::Owned(vec![
+            Migration::new(
+                1,
+                Cow::Borrowed("init"),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            ),
+            Migration::new(
+                100,
+                Cow::Borrowed("kiosks"),
+                MigrationType::Simple,
+                Cow::Borrowed(kiosks),
+                false,
+            ),
+        ]),
         ..Migrator::DEFAULT
     }
 }

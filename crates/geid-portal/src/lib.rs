@@ -14,6 +14,7 @@ pub mod db;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod i18n;
+pub mod kiosk_api;
 pub mod metrics;
 pub mod password;
 pub mod validate;
@@ -148,6 +149,7 @@ pub async fn build(config: Config) -> anyhow::Result<Portal> {
         password_limiter: FailureLimiter::new(config.max_failures, config.failure_window),
         dummy_hash,
     });
+    let kiosk = kiosk_api::router(db.clone(), config.verifier.clone());
     let auth = GeidAuth::new(
         config.verifier,
         challenges,
@@ -174,6 +176,7 @@ pub async fn build(config: Config) -> anyhow::Result<Portal> {
         .route("/static/portal.css", get(portal_css))
         .nest("/auth", auth.router())
         .with_state(shared)
+        .merge(kiosk)
         .layer(sessions.layer())
         .layer(axum::middleware::map_response(security_headers));
     Ok(Portal { router, db })

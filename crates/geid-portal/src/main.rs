@@ -23,6 +23,28 @@ enum Command {
     /// Issue username-and-password credentials (as at a House of Justice); prints the
     /// one-time password, which must be changed at the first login.
     CreateAccount(CreateAccountArgs),
+    /// Register a House-of-Justice kiosk with its public key (Ed25519 or ECDSA P-256, PEM);
+    /// its signed requests to /kiosk/v1/ are then accepted.
+    RegisterKiosk(RegisterKioskArgs),
+}
+
+#[derive(Debug, Args)]
+struct RegisterKioskArgs {
+    /// Database URL (default: SQLite in the data folder).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Folder of the default SQLite database.
+    #[arg(long, value_name = "DIR", default_value = "geid-portal-data")]
+    data_dir: PathBuf,
+    /// The kiosk id (a-z, 0-9, '.', '_', '-'), as in the kiosk's configuration.
+    #[arg(long)]
+    id: String,
+    /// The kiosk's public key file (PEM).
+    #[arg(long, value_name = "FILE", required_unless_present = "remove")]
+    public_key: Option<PathBuf>,
+    /// Remove the kiosk instead (its requests are refused from now on).
+    #[arg(long, conflicts_with = "public_key")]
+    remove: bool,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +128,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Some(Command::CreateAccount(a)) => rt.block_on(create_account(a)),
+        Some(Command::RegisterKiosk(a)) => rt.block_on(register_kiosk(a)),
         None => rt.block_on(serve(cli.serve)),
     }
 }
@@ -127,6 +150,29 @@ async fn create_account(a: CreateAccountArgs) -> anyhow::Result<()> {
     println!("username: {}", account.username.unwrap_or_default());
     println!("one-time password: {password}");
     println!("(must be changed at the first login)");
+    db.close().await;
+    Ok(())
+}
+
+async fn register_kiosk(a: RegisterKioskArgs) -> anyhow::Result<()> {
+    let db = geid_portal::db::Db::open(&database_url(a.database_url, &a.data_dir)?).await?;
+    if a.remove {
+        let removed = geid_portal::kiosk_api::unregister_kiosk(&db, &a.id).await?;
+        println!(
+            "kiosk {}: {}",
+            a.id,
+            if removed {
+                "removed"
+            } else {
+                "was not registered"
+            }
+        );
+    } else {
+        let file = a.public_key.unwrap_or_default();
+        let pem = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        geid_portal::kiosk_api::register_kiosk(&db, &a.id, &pem).await?;
+        println!("kiosk {} registered", a.id);
+    }
     db.close().await;
     Ok(())
 }

@@ -6,7 +6,8 @@
 //! - [`framing`] and [`messages`]: the native-messaging protocol between the browser extension
 //!   and `geid-host` (documented with examples in `docs/protocol.md`);
 //! - [`ErrorCode`]: the stable codes every component reports;
-//! - [`Pin`]: a zeroising PIN buffer.
+//! - [`Pin`]: a zeroising PIN buffer;
+//! - [`kiosk`]: the signed requests of House-of-Justice kiosks to the portal.
 //!
 //! ```
 //! use geid_protocol::{ChallengeNonce, Origin, SignatureAlgorithm};
@@ -25,6 +26,7 @@
 mod algorithm;
 mod error_code;
 pub mod framing;
+pub mod kiosk;
 pub mod messages;
 mod nonce;
 mod origin;
