@@ -15,7 +15,7 @@ use geid_cms::{HashFunction, SignatureScheme};
 use geid_verify::Verifier;
 
 use crate::card::{connect, pin_entry, PinArgs, ReaderArgs};
-use crate::verify::{error_json, ocsp_config, parse_time, print, read};
+use crate::verify::{error_json, print, read, TrustArgs};
 
 /// Arguments of `geid sign`.
 #[derive(Debug, Args)]
@@ -75,38 +75,19 @@ pub struct VerifySignatureArgs {
     /// The detached CMS signature (DER).
     #[arg(value_name = "FILE.p7s")]
     signature: PathBuf,
-    /// Trust anchor certificate(s), PEM or DER; repeatable.
-    #[arg(long, value_name = "FILE", required = true)]
-    trust: Vec<PathBuf>,
-    /// Intermediate CA certificate(s) (the signing CA), PEM or DER; repeatable.
-    #[arg(long, value_name = "FILE")]
-    intermediate: Vec<PathBuf>,
-    /// OCSP: `off`, `aia` (the certificate's responder), `URL` (fixed responder, CA or
-    /// delegate signs) or `URL=RESPONDER_CERT` (designated responder with a pinned certificate).
-    #[arg(long, value_name = "MODE", default_value = "aia")]
-    ocsp: String,
-    /// Verify as of this time (RFC 3339) instead of now.
-    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
-    at: Option<SystemTime>,
-    /// Print compact one-line JSON.
-    #[arg(long)]
-    json: bool,
+    /// Anchors, intermediates (the signing CA), OCSP, time, output.
+    #[command(flatten)]
+    trust: TrustArgs,
 }
 
 fn build(
     a: &VerifySignatureArgs,
 ) -> Result<(geid_verify::SignatureVerifier, Vec<u8>, Vec<u8>), String> {
-    let mut b = Verifier::builder().ocsp(ocsp_config(&a.ocsp)?);
-    for path in &a.trust {
-        b = b.trust_anchors_from(&read(path)?);
-    }
-    for path in &a.intermediate {
-        b = b.intermediates_from(&read(path)?);
-    }
-    if let Some(at) = a.at {
-        b = b.at(at);
-    }
-    let verifier = b.build_signature_verifier().map_err(|e| e.to_string())?;
+    let verifier = a
+        .trust
+        .apply(Verifier::builder())?
+        .build_signature_verifier()
+        .map_err(|e| e.to_string())?;
     Ok((verifier, read(&a.file)?, read(&a.signature)?))
 }
 
@@ -131,11 +112,14 @@ pub fn verify_signature(a: VerifySignatureArgs) -> ExitCode {
     };
     match runtime.block_on(verifier.verify_signature(&content, &p7s)) {
         Ok(signer) => {
-            print(&serde_json::to_value(&signer).unwrap_or_default(), a.json);
+            print(
+                &serde_json::to_value(&signer).unwrap_or_default(),
+                a.trust.json,
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
-            print(&error_json(&e), a.json);
+            print(&error_json(&e), a.trust.json);
             ExitCode::FAILURE
         }
     }

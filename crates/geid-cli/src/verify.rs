@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use clap::Args;
-use geid_verify::{certificates_from_bytes, OcspConfig, Verifier, VerifyError};
+use geid_verify::{certificates_from_bytes, OcspConfig, Verifier, VerifierBuilder, VerifyError};
 
 /// Arguments of `geid verify`.
 #[derive(Debug, Args)]
@@ -23,6 +23,14 @@ pub struct VerifyArgs {
     /// The challenge nonce the portal issued.
     #[arg(long, value_name = "NONCE", value_parser = parse_nonce)]
     nonce: geid_protocol::ChallengeNonce,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+/// What to trust and how to check revocation: shared by `geid verify` and
+/// `geid verify-signature`.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
     /// Trust anchor certificate(s), PEM or DER; repeatable.
     #[arg(long, value_name = "FILE", required = true)]
     trust: Vec<PathBuf>,
@@ -38,7 +46,24 @@ pub struct VerifyArgs {
     at: Option<SystemTime>,
     /// Print compact one-line JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
+}
+
+impl TrustArgs {
+    /// Applies anchors, intermediates, OCSP mode and verification time to a builder.
+    pub(crate) fn apply(&self, mut b: VerifierBuilder) -> Result<VerifierBuilder, String> {
+        b = b.ocsp(ocsp_config(&self.ocsp)?);
+        for path in &self.trust {
+            b = b.trust_anchors_from(&read(path)?);
+        }
+        for path in &self.intermediate {
+            b = b.intermediates_from(&read(path)?);
+        }
+        if let Some(at) = self.at {
+            b = b.at(at);
+        }
+        Ok(b)
+    }
 }
 
 fn parse_nonce(s: &str) -> Result<geid_protocol::ChallengeNonce, String> {
@@ -78,19 +103,11 @@ pub(crate) fn ocsp_config(mode: &str) -> Result<OcspConfig, String> {
 }
 
 fn build(args: &VerifyArgs) -> Result<(Verifier, Vec<u8>), String> {
-    let mut b = Verifier::builder()
-        .origin(&args.origin)
-        .ocsp(ocsp_config(&args.ocsp)?);
-    for path in &args.trust {
-        b = b.trust_anchors_from(&read(path)?);
-    }
-    for path in &args.intermediate {
-        b = b.intermediates_from(&read(path)?);
-    }
-    if let Some(at) = args.at {
-        b = b.at(at);
-    }
-    let verifier = b.build().map_err(|e| e.to_string())?;
+    let verifier = args
+        .trust
+        .apply(Verifier::builder().origin(&args.origin))?
+        .build()
+        .map_err(|e| e.to_string())?;
     let token = if args.token == "-" {
         let mut buf = Vec::new();
         std::io::stdin()
@@ -140,12 +157,12 @@ pub fn run(args: VerifyArgs) -> ExitCode {
         Ok(identity) => {
             print(
                 &serde_json::to_value(&identity).unwrap_or_default(),
-                args.json,
+                args.trust.json,
             );
             ExitCode::SUCCESS
         }
         Err(e) => {
-            print(&error_json(&e), args.json);
+            print(&error_json(&e), args.trust.json);
             ExitCode::FAILURE
         }
     }
