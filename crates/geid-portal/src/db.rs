@@ -93,14 +93,28 @@ fn migrator(postgres: bool) -> Migrator {
     } else {
         include_str!("../migrations/sqlite/0001_init.sql")
     };
+    let letters = if postgres {
+        include_str!("../migrations/postgres/0200_letters.sql")
+    } else {
+        include_str!("../migrations/sqlite/0200_letters.sql")
+    };
     Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            Cow::Borrowed("init"),
-            MigrationType::Simple,
-            Cow::Borrowed(sql),
-            false,
-        )]),
+        migrations: Cow::Owned(vec![
+            Migration::new(
+                1,
+                Cow::Borrowed("init"),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            ),
+            Migration::new(
+                200,
+                Cow::Borrowed("letters"),
+                MigrationType::Simple,
+                Cow::Borrowed(letters),
+                false,
+            ),
+        ]),
         ..Migrator::DEFAULT
     }
 }
@@ -160,6 +174,11 @@ impl Db {
             .await
             .map_err(|e| DbError::Unavailable(format!("migrations: {e}")))?;
         Ok(Db { pool })
+    }
+
+    /// The pool, for the letters modules' own queries.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 
     /// Whether the database answers.

@@ -23,6 +23,41 @@ enum Command {
     /// Issue username-and-password credentials (as at a House of Justice); prints the
     /// one-time password, which must be changed at the first login.
     CreateAccount(CreateAccountArgs),
+    /// Manage the public organisations that receive letters.
+    Org(OrgArgs),
+    /// Manage organisation staff accounts.
+    Staff(StaffArgs),
+}
+
+#[derive(Debug, Args)]
+struct OrgArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(subcommand)]
+    command: geid_portal::letters_cli::OrgCommand,
+}
+
+#[derive(Debug, Args)]
+struct StaffArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(subcommand)]
+    command: geid_portal::letters_cli::StaffCommand,
+}
+
+#[derive(Debug, Args)]
+struct DbArgs {
+    /// Database URL (default: SQLite in the data folder).
+    #[arg(long, value_name = "URL", global = true)]
+    database_url: Option<String>,
+    /// Folder of the default SQLite database.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "geid-portal-data",
+        global = true
+    )]
+    data_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +94,8 @@ struct ServeArgs {
     /// Failed logins allowed per client address per minute.
     #[arg(long, value_name = "N", default_value_t = 10)]
     max_failures: usize,
+    #[command(flatten)]
+    notify: geid_portal::letters_cli::NotifyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +143,20 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Some(Command::CreateAccount(a)) => rt.block_on(create_account(a)),
+        Some(Command::Org(a)) => rt.block_on(async {
+            let db = geid_portal::db::Db::open(&database_url(a.db.database_url, &a.db.data_dir)?)
+                .await?;
+            let r = geid_portal::letters_cli::run_org(&db, a.command).await;
+            db.close().await;
+            r
+        }),
+        Some(Command::Staff(a)) => rt.block_on(async {
+            let db = geid_portal::db::Db::open(&database_url(a.db.database_url, &a.db.data_dir)?)
+                .await?;
+            let r = geid_portal::letters_cli::run_staff(&db, a.command).await;
+            db.close().await;
+            r
+        }),
         None => rt.block_on(serve(cli.serve)),
     }
 }
@@ -147,49 +198,64 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             bail!("--origin is required (the site origin, e.g. https://portal.example.ge)")
         }
     };
-    let mut builder = Verifier::builder().origin(&origin);
     #[cfg(feature = "demo")]
     let mut _demo = None;
+    #[cfg(feature = "demo")]
     if a.demo {
-        #[cfg(feature = "demo")]
-        {
-            if !a.trust.is_empty() {
-                bail!("--demo trusts only its own test PKI; drop --trust");
-            }
-            let demo = geid_portal::demo::start(&a.data_dir, a.demo_ocsp_port)?;
-            builder = geid_portal::demo::trust(&demo.pki, builder);
-            _demo = Some(demo);
+        if !a.trust.is_empty() {
+            bail!("--demo trusts only its own test PKI; drop --trust");
         }
-        #[cfg(not(feature = "demo"))]
-        bail!(
-            "this geid-portal was built without the `demo` feature; rebuild with --features demo"
-        );
-    } else {
-        if a.trust.is_empty() {
-            bail!("no trust anchors: give --trust FILE (e.g. GEO Root CA) or run with --demo");
-        }
-        for c in read_all(&a.trust)? {
-            let certs = geid_verify::certificates_from_bytes(&c).map_err(anyhow::Error::msg)?;
-            for cert in certs {
-                let test_ca = cert
-                    .subject_name()
-                    .entries()
-                    .filter_map(|e| e.data().to_string().ok())
-                    .any(|v| v.ends_with("(TEST)"));
-                if test_ca {
-                    bail!("refusing to trust a geid test CA outside --demo");
+        _demo = Some(geid_portal::demo::start(&a.data_dir, a.demo_ocsp_port)?);
+    }
+    // Logins and document signatures trust the same anchors (give the signing CA as an
+    // intermediate too); only logins are bound to the origin.
+    let trusted = |mut builder: geid_verify::VerifierBuilder| -> anyhow::Result<_> {
+        if a.demo {
+            #[cfg(feature = "demo")]
+            {
+                if let Some(demo) = &_demo {
+                    builder = geid_portal::demo::trust(&demo.pki, builder);
                 }
             }
-            builder = builder.trust_anchors_from(&c);
+            #[cfg(not(feature = "demo"))]
+            bail!(
+            "this geid-portal was built without the `demo` feature; rebuild with --features demo"
+        );
+        } else {
+            if a.trust.is_empty() {
+                bail!("no trust anchors: give --trust FILE (e.g. GEO Root CA) or run with --demo");
+            }
+            for c in read_all(&a.trust)? {
+                let certs = geid_verify::certificates_from_bytes(&c).map_err(anyhow::Error::msg)?;
+                for cert in certs {
+                    let test_ca = cert
+                        .subject_name()
+                        .entries()
+                        .filter_map(|e| e.data().to_string().ok())
+                        .any(|v| v.ends_with("(TEST)"));
+                    if test_ca {
+                        bail!("refusing to trust a geid test CA outside --demo");
+                    }
+                }
+                builder = builder.trust_anchors_from(&c);
+            }
+            for c in read_all(&a.intermediate)? {
+                builder = builder.intermediates_from(&c);
+            }
         }
-        for c in read_all(&a.intermediate)? {
-            builder = builder.intermediates_from(&c);
-        }
-    }
-    let verifier = builder.build().context("verifier configuration")?;
+        Ok(builder)
+    };
+    let verifier = trusted(Verifier::builder().origin(&origin))?
+        .build()
+        .context("verifier configuration")?;
+    let signatures = trusted(Verifier::builder())?
+        .build_signature_verifier()
+        .context("signature verifier configuration")?;
     let mut config = geid_portal::Config::new(verifier, database_url(a.database_url, &a.data_dir)?);
     config.redis_url = a.redis_url;
     config.max_failures = a.max_failures;
+    config.letters.signature_verifier = Some(signatures);
+    config.letters.notify = a.notify.config(&origin)?;
     let portal = geid_portal::build(config).await?;
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await

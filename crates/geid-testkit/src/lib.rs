@@ -10,8 +10,8 @@ mod error;
 pub mod ocsp;
 pub mod pcscd;
 pub mod pki;
-pub mod softhsm;
 pub mod services;
+pub mod softhsm;
 pub mod virtual_card;
 
 pub use error::Error;
