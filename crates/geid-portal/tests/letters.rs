@@ -891,3 +891,66 @@ fn admin_commands_manage_organisations_and_staff() {
     assert_eq!(staff.org_id, "batumi");
     assert!(geid_portal::password::verify("a-staff-password", &phc));
 }
+
+#[test]
+fn letters_on_postgres() {
+    let Some(pg) = geid_testkit::services::PostgresServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sms_file = dir.path().join("sms.jsonl");
+    let config = letters_config(None, &sms_file);
+    let portal = start(&pg.url(), move |c| c.letters = config);
+    add_staff(&portal.db, "rs", "rs.clerk", "clerk-password-3");
+    let mut c = Client::new(&portal.base);
+    register(&mut c, CITIZEN);
+    let jpeg = b"\xff\xd8\xff\xe0\0\x10JFIF\0".to_vec();
+    let id = draft(
+        &mut c,
+        "rs",
+        "Tax certificate",
+        &[("attachments", "scan.jpg", &jpeg)],
+    );
+    let (cert, key) = citizen_keys(CITIZEN);
+    let sent = sign_and_send(&mut c, &id, &cert, &key, |_| {});
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let (status, doc) = download(&c, &format!("/letters/{id}/document"));
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(doc)
+        .unwrap()
+        .contains("type=image/jpeg; name=scan.jpg"));
+    let (status, scan) = download(
+        &c,
+        &format!("/files/{}", {
+            let f = run(geid_portal::letters::files(&portal.db, &id, "letter")).unwrap();
+            f[0].id.clone()
+        }),
+    );
+    assert_eq!((status, scan), (200, jpeg));
+
+    let mut s = staff_login(&portal.base, "rs.clerk", "clerk-password-3");
+    let open = s.get(&format!("/staff/letters/{id}"));
+    assert!(open.body.contains("data-valid=\"true\""), "{}", open.body);
+    let r = post_multipart(
+        &mut s,
+        &format!("/staff/letters/{id}/answer"),
+        &[("csrf", &open.csrf()), ("text", "Attached.")],
+        &[],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(c
+        .get(&format!("/letters/{id}"))
+        .body
+        .contains("data-state=\"answered\""));
+    // No SMTP server configured: the e-mail waits in the outbox; the SMS goes out.
+    wait_for("the SMS", Duration::from_secs(10), || {
+        outbox(&portal.db)
+            .iter()
+            .any(|e| e.channel == "sms" && e.state == "sent")
+    });
+    let mail = outbox(&portal.db);
+    let mail = mail.iter().find(|e| e.channel == "email").unwrap();
+    assert_eq!(mail.state, "pending");
+    drop(portal);
+    drop(pg);
+}
