@@ -6,9 +6,10 @@
 //! ([`spawn_worker`]) delivers due rows; a failure (mail server down, gateway refusing) leaves
 //! the row pending with `attempts + 1` and the next try after `base · 2^(attempts-1)`, capped at
 //! one hour, until [`NotifyConfig::max_attempts`] (then `failed`, kept for an operator). A
-//! crash between sending and marking the row sent sends the message again at the next start:
+//! crash between sending and marking the row sent sends the message again after the lease:
 //! delivery is at least once. Several replicas can run the worker: a row is claimed by moving
-//! its `next_attempt_ms` forward with a compare-and-set before it is sent.
+//! its `next_attempt_ms` forward by [`NotifyConfig::lease`] with a compare-and-set before it is
+//! sent.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -197,6 +198,9 @@ pub struct NotifyConfig {
     pub poll: Duration,
     /// Attempts before a row is marked `failed`.
     pub max_attempts: i64,
+    /// How long a claimed row is reserved for the worker that claimed it; a worker that dies
+    /// mid-delivery delays the row by this much. Keep it above the SMTP timeout.
+    pub lease: Duration,
     /// The portal's public address, for links in messages.
     pub public_url: String,
 }
@@ -209,6 +213,7 @@ impl Default for NotifyConfig {
             base_backoff: Duration::from_secs(30),
             poll: Duration::from_secs(2),
             max_attempts: 12,
+            lease: Duration::from_secs(120),
             public_url: String::new(),
         }
     }
@@ -316,12 +321,12 @@ pub async fn run_once(
         let body: String = r.try_get("body")?;
         let attempts: i64 = r.try_get("attempts")?;
         let due: i64 = r.try_get("next_attempt_ms")?;
-        // Claim: a lease of two minutes; another worker's claim makes this 0 rows.
+        // Claim for the lease; another worker's claim makes this 0 rows.
         let claimed = sqlx::query(
             "UPDATE outbox SET next_attempt_ms = $1 WHERE id = $2 AND next_attempt_ms = $3 \
              AND state = 'pending'",
         )
-        .bind(now_ms() + 120_000)
+        .bind(now_ms() + config.lease.as_millis() as i64)
         .bind(&id)
         .bind(due)
         .execute(db.pool())

@@ -58,6 +58,7 @@ fn letters_config(smtp_port: Option<u16>, sms_file: &Path) -> LettersConfig {
             base_backoff: Duration::from_millis(200),
             poll: Duration::from_millis(100),
             max_attempts: 100,
+            lease: Duration::from_secs(1),
             public_url: "http://portal.test".into(),
         },
         delivery: None,
@@ -673,13 +674,15 @@ fn refusals_keep_the_draft_and_say_why() {
 
 // ---- organisations' own systems ------------------------------------------------------------
 
-/// A one-request-at-a-time HTTP receiver: records (headers, body) and answers `status`.
-fn webhook_receiver(status: u16) -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
+/// A one-request-at-a-time HTTP receiver: records (headers, body) and answers the statuses in
+/// turn (the last one repeated).
+fn webhook_receiver(statuses: Vec<u16>) -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/geid", listener.local_addr().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
+        for (i, stream) in listener.incoming().enumerate() {
+            let status = statuses[i.min(statuses.len() - 1)];
             let Ok(mut stream) = stream else { continue };
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut headers = String::new();
@@ -712,7 +715,8 @@ fn an_organisation_system_receives_signed_webhooks_and_answers_back() {
     let config = letters_config(None, &dir.path().join("sms"));
     let portal = start(&sqlite_url(&dir), move |c| c.letters = config);
     let secret = "a-shared-secret-of-at-least-32-chars";
-    let (url, requests) = webhook_receiver(200);
+    // The system is down for the first delivery: the outbox tries again.
+    let (url, requests) = webhook_receiver(vec![503, 200]);
     run(geid_portal::organisations::set_webhook(
         &portal.db,
         "psda",
@@ -725,7 +729,13 @@ fn an_organisation_system_receives_signed_webhooks_and_answers_back() {
     let (cert, key) = citizen_keys(CITIZEN);
     assert_eq!(sign_and_send(&mut c, &id, &cert, &key, |_| {}).status, 200);
 
+    let _refused = requests.recv_timeout(Duration::from_secs(20)).unwrap();
     let (headers, body) = requests.recv_timeout(Duration::from_secs(20)).unwrap();
+    wait_for("the webhook row sent", Duration::from_secs(10), || {
+        outbox(&portal.db)
+            .iter()
+            .any(|e| e.channel == "webhook" && e.state == "sent" && e.attempts == 2)
+    });
     let sig = headers
         .lines()
         .find_map(|l| l.strip_prefix("geid-signature: "))
@@ -953,4 +963,61 @@ fn letters_on_postgres() {
     assert_eq!(mail.state, "pending");
     drop(portal);
     drop(pg);
+}
+
+#[test]
+fn the_outbox_survives_a_restart() {
+    if !aiosmtpd_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3-aiosmtpd (Debian) is required under CI"
+        );
+        eprintln!("skipped: Debian python3-aiosmtpd not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let smtp_port = free_port();
+    let url = sqlite_url(&dir);
+    let config = letters_config(Some(smtp_port), &dir.path().join("sms"));
+    let portal = start(&url, move |c| c.letters = config);
+    add_staff(&portal.db, "moj", "clerk", "clerk-password-4");
+    let mut c = Client::new(&portal.base);
+    register(&mut c, CITIZEN);
+    let id = draft(&mut c, "moj", "Restart", &[]);
+    let (cert, key) = citizen_keys(CITIZEN);
+    assert_eq!(sign_and_send(&mut c, &id, &cert, &key, |_| {}).status, 200);
+    let mut s = staff_login(&portal.base, "clerk", "clerk-password-4");
+    let open = s.get(&format!("/staff/letters/{id}"));
+    let r = post_multipart(
+        &mut s,
+        &format!("/staff/letters/{id}/answer"),
+        &[
+            ("csrf", &open.csrf()),
+            ("text", "Answered before the crash."),
+        ],
+        &[],
+    );
+    assert_eq!(r.status, 303);
+    wait_for("a failed e-mail attempt", Duration::from_secs(10), || {
+        outbox(&portal.db)
+            .iter()
+            .any(|e| e.channel == "email" && e.attempts >= 1)
+    });
+    // The portal goes away with the e-mail undelivered; the mail server comes up; a new portal
+    // process on the same database delivers it.
+    drop(portal);
+    let maildir = dir.path().join("maildir");
+    let _smtp = start_smtp(smtp_port, &maildir);
+    let config = letters_config(Some(smtp_port), &dir.path().join("sms"));
+    let again = start(&url, move |c| c.letters = config);
+    wait_for(
+        "the e-mail after the restart",
+        Duration::from_secs(30),
+        || {
+            outbox(&again.db)
+                .iter()
+                .any(|e| e.channel == "email" && e.state == "sent")
+        },
+    );
+    assert_eq!(maildir_messages(&maildir).len(), 1);
 }
