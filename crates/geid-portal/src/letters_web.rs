@@ -153,9 +153,9 @@ pub(crate) fn router() -> Router<AppState> {
             post(webhook_answer),
         )
         .route("/static/letters.js", get(letters_js))
-        // Three attachments of 5 MiB and the form around them.
+        // Three attachments of 5 MiB and the form around them, base64 in webhook answers.
         .layer(DefaultBodyLimit::max(
-            letters::MAX_ATTACHMENTS * letters::MAX_ATTACHMENT + 1024 * 1024,
+            letters::MAX_ATTACHMENTS * letters::MAX_ATTACHMENT * 4 / 3 + 1024 * 1024,
         ))
 }
 
@@ -847,6 +847,18 @@ async fn sign_prepare(
     .into_response()
 }
 
+/// Every signing attempt goes to the audit log (method `letter-sign`, the result code), beside
+/// the logins; not counted in the login metrics.
+async fn audit_signing(st: &AppState, pn: &str, code: &str, client: std::net::IpAddr) {
+    if let Err(e) = st
+        .db
+        .audit("letter-sign", Some(pn), code, &client.to_string())
+        .await
+    {
+        tracing::warn!("audit log: {e}");
+    }
+}
+
 fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
@@ -870,6 +882,7 @@ fn scheme_of(cert_der: &[u8]) -> Option<SignatureScheme> {
 async fn sign_complete(
     State(st): State<AppState>,
     lang: PageLang,
+    ClientIp(client): ClientIp,
     session: Session,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -883,6 +896,7 @@ async fn sign_complete(
         let st = st.clone();
         let id = id.clone();
         let code = code.to_owned();
+        let pn = pn.clone();
         let message = text(lang.0, &code)
             .or_else(|| text(lang.0, "refused"))
             .unwrap_or("")
@@ -890,6 +904,7 @@ async fn sign_complete(
         async move {
             tracing::info!("letter {id}: signature refused: {code}: {detail}");
             let _ = letters::set_pending(&st.db, &id, None, Some(&code)).await;
+            audit_signing(&st, &pn, &code, client).await;
             json_error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &code,
@@ -1002,6 +1017,7 @@ async fn sign_complete(
         ),
         Ok(true) => {
             st.letters.worker.wake();
+            audit_signing(&st, &pn, "OK", client).await;
             Json(serde_json::json!({
                 "state": letters::SENT,
                 "next": format!("/letters/{id}?notice=letter_sent"),
@@ -1014,10 +1030,14 @@ async fn sign_complete(
 
 // ---- downloads and verification ----------------------------------------------------------------
 
-/// Whether the session may read letter `l`: its author, or staff of its organisation.
+/// Whether the session may read letter `l`: its author, or (once sent) staff of its
+/// organisation.
 async fn may_read(st: &AppState, session: &Session, l: &Letter) -> bool {
     if citizen(session).as_deref() == Some(l.personal_number.as_str()) {
         return true;
+    }
+    if l.state == letters::DRAFT {
+        return false;
     }
     match session.get(STAFF) {
         Some(u) => organisations::staff_by_username(&st.db, &u)
@@ -1413,7 +1433,10 @@ async fn staff_answer(
     match problem {
         None => redirect(&format!("/staff/letters/{id}?notice=answered_notice")),
         Some(code) => {
-            let result = context! { valid => false, code => "NOT_CHECKED" };
+            let result = match letters::signed(&st.db, &id).await {
+                Ok(Some((d, s))) => verify_now(&st, &d, &s).await,
+                _ => context! { valid => false, code => "NOT_SIGNED" },
+            };
             render_staff_letter(
                 &st,
                 &lang,

@@ -289,4 +289,12 @@ fn print_demo_steps(demo: &geid_portal::demo::Demo, origin: &str) {
     println!("  3. install the host: geid-host install --browser chromium");
     println!("  4. load the extension: chromium --load-extension=$PWD/browser-extension/dist/chromium {origin}");
     println!("  5. open {origin} and press \"Register with the ID card\"");
+    println!("Signed letters: a staff account for the inbox at {origin}/staff/login:");
+    println!(
+        "  geid-portal staff add --org moj --username clerk --password-file FILE --data-dir {}",
+        demo.pki_dir
+            .parent()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default()
+    );
 }

@@ -646,6 +646,22 @@ fn refusals_keep_the_draft_and_say_why() {
     );
     assert_eq!((r.status, r.code().as_str()), (403, "CSRF"));
 
+    // Every attempt is in the audit log with its code.
+    let audit = run(portal.db.audit_log(50)).unwrap();
+    let codes: Vec<&str> = audit
+        .iter()
+        .filter(|a| a.method == "letter-sign")
+        .map(|a| a.result.as_str())
+        .collect();
+    for code in [
+        "SIGNATURE_INVALID",
+        "SIGNER_MISMATCH",
+        "DOCUMENT_CHANGED",
+        "NOT_A_SIGNING_CERTIFICATE",
+        "CERT_EXPIRED",
+    ] {
+        assert!(codes.contains(&code), "{codes:?}");
+    }
     // Nothing was sent, nothing queued; then the right signature goes through.
     assert_eq!(
         run(geid_portal::letters::get(&portal.db, &id))
