@@ -198,57 +198,62 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             bail!("--origin is required (the site origin, e.g. https://portal.example.ge)")
         }
     };
+    let mut builder = Verifier::builder().origin(&origin);
     #[cfg(feature = "demo")]
     let mut _demo = None;
-    #[cfg(feature = "demo")]
     if a.demo {
-        if !a.trust.is_empty() {
-            bail!("--demo trusts only its own test PKI; drop --trust");
-        }
-        _demo = Some(geid_portal::demo::start(&a.data_dir, a.demo_ocsp_port)?);
-    }
-    // Logins and document signatures trust the same anchors (give the signing CA as an
-    // intermediate too); only logins are bound to the origin.
-    let trusted = |mut builder: geid_verify::VerifierBuilder| -> anyhow::Result<_> {
-        if a.demo {
-            #[cfg(feature = "demo")]
-            {
-                if let Some(demo) = &_demo {
-                    builder = geid_portal::demo::trust(&demo.pki, builder);
-                }
+        #[cfg(feature = "demo")]
+        {
+            if !a.trust.is_empty() {
+                bail!("--demo trusts only its own test PKI; drop --trust");
             }
-            #[cfg(not(feature = "demo"))]
-            bail!(
+            let demo = geid_portal::demo::start(&a.data_dir, a.demo_ocsp_port)?;
+            builder = geid_portal::demo::trust(&demo.pki, builder);
+            _demo = Some(demo);
+        }
+        #[cfg(not(feature = "demo"))]
+        bail!(
             "this geid-portal was built without the `demo` feature; rebuild with --features demo"
         );
-        } else {
-            if a.trust.is_empty() {
-                bail!("no trust anchors: give --trust FILE (e.g. GEO Root CA) or run with --demo");
-            }
-            for c in read_all(&a.trust)? {
-                let certs = geid_verify::certificates_from_bytes(&c).map_err(anyhow::Error::msg)?;
-                for cert in certs {
-                    let test_ca = cert
-                        .subject_name()
-                        .entries()
-                        .filter_map(|e| e.data().to_string().ok())
-                        .any(|v| v.ends_with("(TEST)"));
-                    if test_ca {
-                        bail!("refusing to trust a geid test CA outside --demo");
-                    }
-                }
-                builder = builder.trust_anchors_from(&c);
-            }
-            for c in read_all(&a.intermediate)? {
-                builder = builder.intermediates_from(&c);
-            }
+    } else {
+        if a.trust.is_empty() {
+            bail!("no trust anchors: give --trust FILE (e.g. GEO Root CA) or run with --demo");
         }
-        Ok(builder)
-    };
-    let verifier = trusted(Verifier::builder().origin(&origin))?
-        .build()
-        .context("verifier configuration")?;
-    let signatures = trusted(Verifier::builder())?
+        for c in read_all(&a.trust)? {
+            let certs = geid_verify::certificates_from_bytes(&c).map_err(anyhow::Error::msg)?;
+            for cert in certs {
+                let test_ca = cert
+                    .subject_name()
+                    .entries()
+                    .filter_map(|e| e.data().to_string().ok())
+                    .any(|v| v.ends_with("(TEST)"));
+                if test_ca {
+                    bail!("refusing to trust a geid test CA outside --demo");
+                }
+            }
+            builder = builder.trust_anchors_from(&c);
+        }
+        for c in read_all(&a.intermediate)? {
+            builder = builder.intermediates_from(&c);
+        }
+    }
+    let verifier = builder.build().context("verifier configuration")?;
+    // Document signatures (letters): the same anchors, no origin; give the signing CA as an
+    // intermediate too. Test CAs were refused above.
+    let mut signature_builder = Verifier::builder();
+    #[cfg(feature = "demo")]
+    if let Some(demo) = &_demo {
+        signature_builder = geid_portal::demo::trust(&demo.pki, signature_builder);
+    }
+    if !a.demo {
+        for c in read_all(&a.trust)? {
+            signature_builder = signature_builder.trust_anchors_from(&c);
+        }
+        for c in read_all(&a.intermediate)? {
+            signature_builder = signature_builder.intermediates_from(&c);
+        }
+    }
+    let signatures = signature_builder
         .build_signature_verifier()
         .context("signature verifier configuration")?;
     let mut config = geid_portal::Config::new(verifier, database_url(a.database_url, &a.data_dir)?);
