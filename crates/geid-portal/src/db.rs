@@ -98,6 +98,11 @@ fn migrator(postgres: bool) -> Migrator {
     } else {
         include_str!("../migrations/sqlite/0100_kiosks.sql")
     };
+    let letters = if postgres {
+        include_str!("../migrations/postgres/0200_letters.sql")
+    } else {
+        include_str!("../migrations/sqlite/0200_letters.sql")
+    };
     Migrator {
         migrations: Cow::Owned(vec![
             Migration::new(
@@ -112,6 +117,13 @@ fn migrator(postgres: bool) -> Migrator {
                 Cow::Borrowed("kiosks"),
                 MigrationType::Simple,
                 Cow::Borrowed(kiosks),
+                false,
+            ),
+            Migration::new(
+                200,
+                Cow::Borrowed("letters"),
+                MigrationType::Simple,
+                Cow::Borrowed(letters),
                 false,
             ),
         ]),
@@ -174,6 +186,11 @@ impl Db {
             .await
             .map_err(|e| DbError::Unavailable(format!("migrations: {e}")))?;
         Ok(Db { pool })
+    }
+
+    /// The pool, for the letters modules' own queries.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 
     /// Whether the database answers.

@@ -131,4 +131,5 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("unavailable", "სცადეთ რამდენიმე წუთში. თქვენი მონაცემები არ დაკარგულა.", "Try again in a few minutes. No data was lost."),
     ("session_expired", "სესია ამოიწურა; დაიწყეთ თავიდან.", "The session expired; start again."),
     ("back_home", "მთავარ გვერდზე", "Back to the start"),
+    ("my_letters", "წერილები და განცხადებები", "Letters and requests"),
 ];

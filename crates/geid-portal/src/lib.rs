@@ -11,11 +11,17 @@
 #![warn(missing_docs)]
 
 pub mod db;
+pub mod delivery;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod i18n;
 pub mod kiosk_api;
+pub mod letters;
+pub mod letters_cli;
+pub mod letters_web;
 pub mod metrics;
+pub mod notify;
+pub mod organisations;
 pub mod password;
 pub mod validate;
 
@@ -60,6 +66,8 @@ pub struct Config {
     pub max_failures: usize,
     /// The failure window.
     pub failure_window: Duration,
+    /// Signed letters: signature verifier, notifications, delivery adapter.
+    pub letters: letters_web::LettersConfig,
 }
 
 impl Config {
@@ -73,6 +81,7 @@ impl Config {
             secure_cookies: true,
             max_failures: 10,
             failure_window: Duration::from_secs(60),
+            letters: letters_web::LettersConfig::default(),
         }
     }
 }
@@ -92,6 +101,7 @@ struct Shared {
     password_limiter: FailureLimiter,
     /// A hash to verify against when the username is unknown, so timing does not tell.
     dummy_hash: String,
+    letters: letters_web::LettersState,
 }
 
 type AppState = Arc<Shared>;
@@ -115,6 +125,7 @@ fn templates() -> Result<Environment<'static>, minijinja::Error> {
     ] {
         env.add_template(name, src)?;
     }
+    letters_web::add_templates(&mut env)?;
     Ok(env)
 }
 
@@ -148,6 +159,7 @@ pub async fn build(config: Config) -> anyhow::Result<Portal> {
         metrics: Metrics::default(),
         password_limiter: FailureLimiter::new(config.max_failures, config.failure_window),
         dummy_hash,
+        letters: letters_web::start(&db, config.letters),
     });
     let kiosk = kiosk_api::router(db.clone(), config.verifier.clone());
     let auth = GeidAuth::new(
@@ -175,6 +187,7 @@ pub async fn build(config: Config) -> anyhow::Result<Portal> {
         .route("/static/portal.js", get(portal_js))
         .route("/static/portal.css", get(portal_css))
         .nest("/auth", auth.router())
+        .merge(letters_web::router())
         .with_state(shared)
         .merge(kiosk)
         .layer(sessions.layer())

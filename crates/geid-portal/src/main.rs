@@ -26,6 +26,10 @@ enum Command {
     /// Register a House-of-Justice kiosk with its public key (Ed25519 or ECDSA P-256, PEM);
     /// its signed requests to /kiosk/v1/ are then accepted.
     RegisterKiosk(RegisterKioskArgs),
+    /// Manage the public organisations that receive letters.
+    Org(OrgArgs),
+    /// Manage organisation staff accounts.
+    Staff(StaffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -45,6 +49,37 @@ struct RegisterKioskArgs {
     /// Remove the kiosk instead (its requests are refused from now on).
     #[arg(long, conflicts_with = "public_key")]
     remove: bool,
+}
+
+#[derive(Debug, Args)]
+struct OrgArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(subcommand)]
+    command: geid_portal::letters_cli::OrgCommand,
+}
+
+#[derive(Debug, Args)]
+struct StaffArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(subcommand)]
+    command: geid_portal::letters_cli::StaffCommand,
+}
+
+#[derive(Debug, Args)]
+struct DbArgs {
+    /// Database URL (default: SQLite in the data folder).
+    #[arg(long, value_name = "URL", global = true)]
+    database_url: Option<String>,
+    /// Folder of the default SQLite database.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "geid-portal-data",
+        global = true
+    )]
+    data_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +116,8 @@ struct ServeArgs {
     /// Failed logins allowed per client address per minute.
     #[arg(long, value_name = "N", default_value_t = 10)]
     max_failures: usize,
+    #[command(flatten)]
+    notify: geid_portal::letters_cli::NotifyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +166,20 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::CreateAccount(a)) => rt.block_on(create_account(a)),
         Some(Command::RegisterKiosk(a)) => rt.block_on(register_kiosk(a)),
+        Some(Command::Org(a)) => rt.block_on(async {
+            let db = geid_portal::db::Db::open(&database_url(a.db.database_url, &a.db.data_dir)?)
+                .await?;
+            let r = geid_portal::letters_cli::run_org(&db, a.command).await;
+            db.close().await;
+            r
+        }),
+        Some(Command::Staff(a)) => rt.block_on(async {
+            let db = geid_portal::db::Db::open(&database_url(a.db.database_url, &a.db.data_dir)?)
+                .await?;
+            let r = geid_portal::letters_cli::run_staff(&db, a.command).await;
+            db.close().await;
+            r
+        }),
         None => rt.block_on(serve(cli.serve)),
     }
 }
@@ -233,9 +284,29 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         }
     }
     let verifier = builder.build().context("verifier configuration")?;
+    // Document signatures (letters): the same anchors, no origin; give the signing CA as an
+    // intermediate too. Test CAs were refused above.
+    let mut signature_builder = Verifier::builder();
+    #[cfg(feature = "demo")]
+    if let Some(demo) = &_demo {
+        signature_builder = geid_portal::demo::trust(&demo.pki, signature_builder);
+    }
+    if !a.demo {
+        for c in read_all(&a.trust)? {
+            signature_builder = signature_builder.trust_anchors_from(&c);
+        }
+        for c in read_all(&a.intermediate)? {
+            signature_builder = signature_builder.intermediates_from(&c);
+        }
+    }
+    let signatures = signature_builder
+        .build_signature_verifier()
+        .context("signature verifier configuration")?;
     let mut config = geid_portal::Config::new(verifier, database_url(a.database_url, &a.data_dir)?);
     config.redis_url = a.redis_url;
     config.max_failures = a.max_failures;
+    config.letters.signature_verifier = Some(signatures);
+    config.letters.notify = a.notify.config(&origin)?;
     let portal = geid_portal::build(config).await?;
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
@@ -269,4 +340,12 @@ fn print_demo_steps(demo: &geid_portal::demo::Demo, origin: &str) {
     println!("  3. install the host: geid-host install --browser chromium");
     println!("  4. load the extension: chromium --load-extension=$PWD/browser-extension/dist/chromium {origin}");
     println!("  5. open {origin} and press \"Register with the ID card\"");
+    println!("Signed letters: a staff account for the inbox at {origin}/staff/login:");
+    println!(
+        "  geid-portal staff add --org moj --username clerk --password-file FILE --data-dir {}",
+        demo.pki_dir
+            .parent()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default()
+    );
 }

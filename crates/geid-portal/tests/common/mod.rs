@@ -231,6 +231,28 @@ impl Client {
         self.finish(r)
     }
 
+    /// POST raw bytes with a content type and extra headers (multipart forms, JSON with a
+    /// CSRF header).
+    pub fn post_bytes(
+        &mut self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .set("Cookie", &self.cookie_header())
+            .set("Origin", &self.origin.clone())
+            .set("Content-Type", content_type);
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        let r = req.send_bytes(body);
+        self.finish(r)
+    }
+
     pub fn challenge(&mut self) -> ChallengeNonce {
         let r = self.post_json("/auth/challenge", "");
         assert_eq!(r.status, 200, "{}", r.body);
