@@ -308,7 +308,7 @@ describe('the House of Justice kiosk: geid-kiosk UI in Chromium, pcscd + vpcd, t
     await waitScreen('insert');
   });
 
-  test('4. card removed after the keypad step started: the screen clears, the digits are dropped, nothing is issued', async () => {
+  test('4. card removed after the keypad step started, and while the portal is asked: the screen clears, nothing is issued', async () => {
     await insert();
     await waitScreen('pin');
     await tap('12');
@@ -330,8 +330,30 @@ describe('the House of Justice kiosk: geid-kiosk UI in Chromium, pcscd + vpcd, t
     assert.equal(await text('#pin-dots'), '○○○○');
     assert.equal(await screen.isEnabled('#pin-ok'), false);
     assert.equal(await screen.isVisible('#pin-notice'), false);
-    await remove();
-    await waitScreen('insert');
+
+    // Removed while the kiosk waits for the portal (frozen, so the wait is long enough to see):
+    // the screen clears at once, and the portal's late answer is never acted on.
+    portal.pause();
+    try {
+      await enterPin(AUTH_PIN);
+      await waitScreen('working');
+      assert.equal(await text('#working-step'), 'პორტალთან დაკავშირება… / Contacting the portal…');
+      await shoot(screen, 'kiosk-working.png');
+      await remove();
+      await screen.waitForSelector('#insert-notice[data-code="CARD_REMOVED"]');
+    } finally {
+      portal.unpause();
+    }
+    // The challenge request now completes; the ended session does not go on to the card or to
+    // the credentials.
+    const until = Date.now() + 2000;
+    while (Date.now() < until) {
+      assert.equal(await screen.getAttribute('#app', 'data-screen'), 'insert');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(await screen.getAttribute('#insert-notice', 'data-code'), 'CARD_REMOVED');
+    assert.equal(await issuedCount(), 1);
+    assert.doesNotMatch(kiosk.log(), /credentials issued after the session ended/);
   });
 
   test('5. portal unreachable: a clear message, nothing issued, no PIN try used; once it is back, "try again" works', async () => {

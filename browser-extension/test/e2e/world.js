@@ -347,7 +347,8 @@ export async function freePort() {
  * 127.0.0.1 and verifying tokens for the origin `http://localhost:PORT`. It writes its test PKI
  * to `DATA/pki` (the virtual card must use that one) and runs the OCSP responder in-process on a
  * free port. Waits for `/healthz`; `stop()` ends it by PID (SIGINT, then SIGKILL after 3 s) and
- * removes the data folder. `halt()` ends the process but keeps the data folder; `resume()`
+ * removes the data folder. `pause()` and `unpause()` freeze and thaw it (SIGSTOP, SIGCONT), a
+ * portal that does not answer. `halt()` ends the process but keeps the data folder; `resume()`
  * starts it again on the same port, data folder and OCSP port, so the PKI, the accounts and the
  * registered kiosks are those of before.
  * @param {string} portalBin path of `geid-portal` built with the demo feature
@@ -393,6 +394,7 @@ export async function startPortal(portalBin) {
   /** @param {{child: import('node:child_process').ChildProcess, exited: boolean}} proc */
   async function end(proc) {
     if (proc.exited) return;
+    proc.child.kill('SIGCONT');
     proc.child.kill('SIGINT');
     const until = Date.now() + 3000;
     while (!proc.exited && Date.now() < until) await sleep(20);
@@ -427,6 +429,14 @@ export async function startPortal(portalBin) {
     url: (path) => `${origin}${path}`,
     get running() {
       return current !== null && !current.exited;
+    },
+    /** Freezes the process (SIGSTOP): connections are accepted by the kernel, never answered. */
+    pause: () => {
+      if (current && !current.exited) current.child.kill('SIGSTOP');
+    },
+    /** Lets a paused process run again (SIGCONT). */
+    unpause: () => {
+      if (current && !current.exited) current.child.kill('SIGCONT');
     },
     halt: async () => {
       if (current) await end(current);
