@@ -9,9 +9,9 @@
  * harness did not start is never touched; a stale socket is removed only when no pcscd is alive;
  * pcscd is stopped by PID (SIGTERM, then SIGKILL after 3 s).
  *
- * Environment: `GEID_HOST_BIN`, `GEID_BIN` and `GEID_PORTAL_BIN` name prebuilt binaries;
- * otherwise `target/debug/geid-host`, `target/debug/geid` and `target/debug/geid-portal` are
- * built (or brought up to date) with cargo.
+ * Environment: `GEID_HOST_BIN`, `GEID_BIN`, `GEID_PORTAL_BIN` and `GEID_KIOSK_BIN` name prebuilt
+ * binaries; otherwise `target/debug/geid-host`, `target/debug/geid`, `target/debug/geid-portal`
+ * and `target/debug/geid-kiosk` are built (or brought up to date) with cargo.
  * @module
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -42,23 +42,29 @@ export function missing() {
 }
 
 /**
- * Paths of `geid-host`, `geid` (with the testkit feature) and, with `{portal: true}`,
- * `geid-portal` (with the demo feature). Builds them with cargo unless every binary asked for is
- * given in the environment. The build is always the same single cargo command for all three
- * packages, so that host-only and portal tests in one run do not rebuild shared crates with
- * different features.
- * @param {{portal?: boolean}} [options]
- * @returns {{host: string, geid: string, portal: string}}
+ * Paths of `geid-host`, `geid` (with the testkit feature), with `{portal: true}` `geid-portal`
+ * (with the demo feature) and with `{kiosk: true}` `geid-kiosk`. Builds them with cargo unless
+ * every binary asked for is given in the environment. The build is always the same single cargo
+ * command for all four packages, so that host-only, portal and kiosk tests in one run do not
+ * rebuild shared crates with different features.
+ * @param {{portal?: boolean, kiosk?: boolean}} [options]
+ * @returns {{host: string, geid: string, portal: string, kiosk: string}}
  */
 export function binaries(options = {}) {
-  const fromEnv = { host: process.env.GEID_HOST_BIN, geid: process.env.GEID_BIN, portal: process.env.GEID_PORTAL_BIN };
+  const fromEnv = {
+    host: process.env.GEID_HOST_BIN,
+    geid: process.env.GEID_BIN,
+    portal: process.env.GEID_PORTAL_BIN,
+    kiosk: process.env.GEID_KIOSK_BIN,
+  };
   const target = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(REPO, 'target');
   const paths = {
     host: fromEnv.host ? resolve(fromEnv.host) : join(target, 'debug', 'geid-host'),
     geid: fromEnv.geid ? resolve(fromEnv.geid) : join(target, 'debug', 'geid'),
     portal: fromEnv.portal ? resolve(fromEnv.portal) : join(target, 'debug', 'geid-portal'),
+    kiosk: fromEnv.kiosk ? resolve(fromEnv.kiosk) : join(target, 'debug', 'geid-kiosk'),
   };
-  if (fromEnv.host && fromEnv.geid && (fromEnv.portal || !options.portal)) return paths;
+  if (fromEnv.host && fromEnv.geid && (fromEnv.portal || !options.portal) && (fromEnv.kiosk || !options.kiosk)) return paths;
   const built = spawnSync('cargo', ['build', '--quiet', ...BUILD_ARGS], {
     cwd: REPO,
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -68,7 +74,7 @@ export function binaries(options = {}) {
 }
 
 /** The cargo build of the binaries the end-to-end tests run (`scripts/test-all.sh` uses the same). */
-export const BUILD_ARGS = ['-p', 'geid-host', '-p', 'geid-cli', '-p', 'geid-portal', '--features', 'geid-cli/testkit,geid-portal/demo'];
+export const BUILD_ARGS = ['-p', 'geid-host', '-p', 'geid-cli', '-p', 'geid-portal', '-p', 'geid-kiosk', '--features', 'geid-cli/testkit,geid-portal/demo'];
 
 /**
  * The machine-wide pcscd lock shared with the Rust harness. Waits up to `timeoutMs`.
@@ -235,11 +241,15 @@ export async function waitForCard(geid, present, timeoutMs = 10_000) {
 
 /**
  * A virtual card served by `geid testkit card` over vpcd. `insert()` starts the process and
- * waits until pcscd sees the card; `remove()` kills it and waits until pcscd sees no card.
+ * waits until pcscd sees the card; `remove()` kills it and waits until pcscd sees no card. Every
+ * insertion is a fresh card (PIN counters at their maximum).
  * @param {string} geid
  * @param {string} pkiDir
+ * @param {{citizen?: string}} [options] `citizen`: the test PKI's citizen whose keys the card
+ *   holds (default `citizen`; see the PKI's `manifest.json`)
  */
-export function virtualCard(geid, pkiDir) {
+export function virtualCard(geid, pkiDir, options = {}) {
+  const citizen = options.citizen ?? 'citizen';
   /** @type {import('node:child_process').ChildProcess | null} */
   let child = null;
   let stderr = '';
@@ -251,7 +261,7 @@ export function virtualCard(geid, pkiDir) {
     async insert() {
       if (child) return;
       stderr = '';
-      const proc = spawn(geid, ['testkit', 'card', '--pki', pkiDir, '--citizen', 'citizen', '--vpcd', VPCD_ADDRESS], {
+      const proc = spawn(geid, ['testkit', 'card', '--pki', pkiDir, '--citizen', citizen, '--vpcd', VPCD_ADDRESS], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       child = proc;
@@ -336,29 +346,37 @@ export async function freePort() {
  * The reference portal in demo mode: `geid-portal --demo` with a fresh data folder, listening on
  * 127.0.0.1 and verifying tokens for the origin `http://localhost:PORT`. It writes its test PKI
  * to `DATA/pki` (the virtual card must use that one) and runs the OCSP responder in-process on a
- * free port. Waits for `/healthz`; `stop()` ends it by PID (SIGINT, then SIGKILL after 3 s).
+ * free port. Waits for `/healthz`; `stop()` ends it by PID (SIGINT, then SIGKILL after 3 s) and
+ * removes the data folder. `pause()` and `unpause()` freeze and thaw it (SIGSTOP, SIGCONT), a
+ * portal that does not answer. `halt()` ends the process but keeps the data folder; `resume()`
+ * starts it again on the same port, data folder and OCSP port, so the PKI, the accounts and the
+ * registered kiosks are those of before.
  * @param {string} portalBin path of `geid-portal` built with the demo feature
  */
 export async function startPortal(portalBin) {
   const dataDir = mkdtempSync(join(tmpdir(), 'geid-e2e-portal-'));
   const logPath = join(dataDir, 'portal.log');
   const log = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
-  // The origin is derived from the listen port, so the port is chosen here; a clash with another
-  // process that takes it in between is retried.
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
-    const fd = openSync(logPath, 'w');
-    const child = spawn(portalBin, ['--demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--demo-ocsp-port', '0'], {
+
+  /**
+   * Starts the process; resolves with it once `/healthz` answers, or with null when the listen
+   * port was taken by another process meanwhile.
+   * @param {number} port
+   * @param {number} ocspPort 0: any free port
+   */
+  async function spawnPortal(port, ocspPort) {
+    const logStart = log().length;
+    const fd = openSync(logPath, 'a');
+    const child = spawn(portalBin, ['--demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--demo-ocsp-port', String(ocspPort)], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
     });
     closeSync(fd);
-    let exited = false;
-    child.on('exit', () => { exited = true; });
-    const origin = `http://localhost:${port}`;
+    const proc = { child, exited: false };
+    child.on('exit', () => { proc.exited = true; });
     const deadline = Date.now() + 30_000;
     let up = false;
-    while (!up && !exited && Date.now() < deadline) {
+    while (!up && !proc.exited && Date.now() < deadline) {
       try {
         up = (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
       } catch {
@@ -366,19 +384,131 @@ export async function startPortal(portalBin) {
       }
       if (!up) await sleep(50);
     }
+    if (up) return proc;
+    if (!proc.exited) child.kill('SIGKILL');
+    while (!proc.exited) await sleep(20);
+    if (/binding 127\.0\.0\.1/.test(log().slice(logStart))) return null;
+    throw new Error(`geid-portal did not start: ${log()}`);
+  }
+
+  /** @param {{child: import('node:child_process').ChildProcess, exited: boolean}} proc */
+  async function end(proc) {
+    if (proc.exited) return;
+    proc.child.kill('SIGCONT');
+    proc.child.kill('SIGINT');
+    const until = Date.now() + 3000;
+    while (!proc.exited && Date.now() < until) await sleep(20);
+    if (!proc.exited) {
+      proc.child.kill('SIGKILL');
+      while (!proc.exited) await sleep(20);
+    }
+  }
+
+  // The origin is derived from the listen port, so the port is chosen here; a clash with another
+  // process that takes it in between is retried.
+  let port = 0;
+  /** @type {{child: import('node:child_process').ChildProcess, exited: boolean} | null} */
+  let current = null;
+  for (let attempt = 0; current === null; attempt++) {
+    if (attempt === 3) throw new Error(`geid-portal: no free port after 3 tries: ${log()}`);
+    port = await freePort();
+    current = await spawnPortal(port, 0);
+  }
+  const ocsp = /OCSP responder at http:\/\/127\.0\.0\.1:(\d+)/.exec(log());
+  if (!ocsp) throw new Error(`geid-portal did not name its OCSP responder: ${log()}`);
+  const ocspPort = Number(ocsp[1]);
+  const origin = `http://localhost:${port}`;
+  return {
+    origin,
+    port,
+    ocspPort,
+    dataDir,
+    pkiDir: join(dataDir, 'pki'),
+    log,
+    /** @param {string} path */
+    url: (path) => `${origin}${path}`,
+    get running() {
+      return current !== null && !current.exited;
+    },
+    /** Freezes the process (SIGSTOP): connections are accepted by the kernel, never answered. */
+    pause: () => {
+      if (current && !current.exited) current.child.kill('SIGSTOP');
+    },
+    /** Lets a paused process run again (SIGCONT). */
+    unpause: () => {
+      if (current && !current.exited) current.child.kill('SIGCONT');
+    },
+    halt: async () => {
+      if (current) await end(current);
+    },
+    resume: async () => {
+      if (current && !current.exited) return;
+      current = await spawnPortal(port, ocspPort);
+      if (current === null) throw new Error(`geid-portal: port ${port} was taken while it was halted`);
+    },
+    stop: async () => {
+      if (current) await end(current);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The House of Justice kiosk: a fresh key pair from `geid-kiosk generate-key`, its public key
+ * registered at `portal` with `geid-portal register-kiosk` (against the portal's data folder,
+ * while the portal runs), and `geid-kiosk` on a free loopback port talking to the portal at its
+ * origin. Waits until the kiosk UI answers; `stop()` ends it by PID (SIGINT, then SIGKILL after
+ * 3 s) and removes its scratch folder.
+ * @param {{kiosk: string, portal: string}} bins paths of `geid-kiosk` and `geid-portal`
+ * @param {{origin: string, dataDir: string}} portal a portal from `startPortal`
+ * @param {{id?: string, idleTimeoutSecs?: number}} [options]
+ */
+export async function startKiosk(bins, portal, options = {}) {
+  const id = options.id ?? 'e2e-kiosk-01';
+  const dir = mkdtempSync(join(tmpdir(), 'geid-e2e-kiosk-'));
+  const key = join(dir, 'kiosk.key');
+  const generated = spawnSync(bins.kiosk, ['generate-key', key], { encoding: 'utf8' });
+  if (generated.status !== 0) throw new Error(`geid-kiosk generate-key failed: ${generated.stderr}`);
+  const registered = spawnSync(bins.portal, ['register-kiosk', '--data-dir', portal.dataDir, '--id', id, '--public-key', join(dir, 'kiosk.pub')], { encoding: 'utf8' });
+  if (registered.status !== 0) throw new Error(`geid-portal register-kiosk failed: ${registered.stderr}`);
+  const logPath = join(dir, 'kiosk.log');
+  const log = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const logStart = log().length;
+    const fd = openSync(logPath, 'a');
+    const child = spawn(bins.kiosk, [
+      '--portal', portal.origin, '--kiosk-id', id, '--key', key, '--listen', `127.0.0.1:${port}`,
+      '--idle-timeout', String(options.idleTimeoutSecs ?? 600),
+    ], { stdio: ['ignore', fd, fd], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' } });
+    closeSync(fd);
+    let exited = false;
+    child.on('exit', () => { exited = true; });
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 15_000;
+    let up = false;
+    while (!up && !exited && Date.now() < deadline) {
+      try {
+        up = (await fetch(`${base}/api/state?after=0`)).ok;
+      } catch {
+        // not listening yet
+      }
+      if (!up) await sleep(50);
+    }
     if (!up) {
       if (!exited) child.kill('SIGKILL');
-      if (exited && attempt < 2 && /binding 127\.0\.0\.1/.test(log())) continue;
-      throw new Error(`geid-portal did not start: ${log()}`);
+      while (!exited) await sleep(20);
+      if (attempt < 2 && /Address already in use/i.test(log().slice(logStart))) continue;
+      throw new Error(`geid-kiosk did not start: ${log()}`);
     }
     return {
-      origin,
-      port,
-      dataDir,
-      pkiDir: join(dataDir, 'pki'),
+      id,
+      base,
       log,
       /** @param {string} path */
-      url: (path) => `${origin}${path}`,
+      url: (path) => `${base}${path}`,
+      /** The operator status (`GET /api/operator`). */
+      operator: async () => /** @type {any} */ (await (await fetch(`${base}/api/operator`)).json()),
       stop: async () => {
         if (!exited) {
           child.kill('SIGINT');
@@ -389,7 +519,7 @@ export async function startPortal(portalBin) {
             while (!exited) await sleep(20);
           }
         }
-        rmSync(dataDir, { recursive: true, force: true });
+        rmSync(dir, { recursive: true, force: true });
       },
     };
   }

@@ -291,7 +291,8 @@ pub struct TestkitCardArgs {
     /// A test PKI directory written by `geid testkit pki`.
     #[arg(long, value_name = "DIR")]
     pki: std::path::PathBuf,
-    /// The citizen whose keys the card holds.
+    /// The citizen whose keys the card holds (a name from the PKI's manifest.json). A citizen
+    /// without a signing certificate (expired, revoked, …) gets the signing pair of `citizen`.
     #[arg(long, value_name = "NAME", default_value = "citizen")]
     citizen: String,
     /// The vpcd address to connect to (pcscd's vpcd reader slot).
@@ -323,8 +324,30 @@ pub fn testkit_card(a: TestkitCardArgs) -> anyhow::Result<()> {
     let c = pki
         .citizen(&a.citizen)
         .ok_or_else(|| anyhow!("no citizen {:?} in the PKI", a.citizen))?;
-    let keys = CardKeys::for_citizen(c)
-        .ok_or_else(|| anyhow!("citizen {:?} has no signing certificate", a.citizen))?;
+    // The broken variants (expired, revoked, …) have an authentication pair only; a card
+    // needs a signing pair too, so theirs is borrowed from the valid citizen. Authentication,
+    // which is what those variants test, uses the citizen's own certificate and key.
+    let keys = match CardKeys::for_citizen(c) {
+        Some(k) => k,
+        None => {
+            let donor = pki
+                .citizen(geid_testkit::pki::CITIZEN)
+                .and_then(CardKeys::for_citizen)
+                .ok_or_else(|| {
+                    anyhow!("the PKI has no valid citizen to borrow a signing pair from")
+                })?;
+            eprintln!(
+                "citizen {:?} has no signing certificate; the card holds the signing pair of {:?}",
+                a.citizen,
+                geid_testkit::pki::CITIZEN
+            );
+            CardKeys {
+                auth_cert: c.auth_cert.clone(),
+                auth_key: c.auth_key.clone(),
+                ..donor
+            }
+        }
+    };
     let (atr, generation) = match a.generation {
         GenerationArg::Ge1 => (geid_card::atr::ATR_GE1, geid_card::Generation::Ge1),
         GenerationArg::V1 => (

@@ -365,6 +365,20 @@ async fn operator_page(State(k): State<Kiosk>) -> Response {
 
 #[cfg(test)]
 mod tests {
+    /// `kiosk.js` hides "Try again" (a blocked PIN, a revoked card) and the PIN-pad button (a
+    /// reader without a PIN pad) with the `hidden` attribute; the buttons' `display:
+    /// inline-flex` used to override it, so both were always on screen.
+    #[test]
+    fn hidden_elements_stay_hidden() {
+        let css = include_str!("../static/kiosk.css");
+        let rule = "[hidden] { display: none !important; }";
+        assert!(css.contains(rule), "kiosk.css must keep {rule}");
+        let js = include_str!("../static/kiosk.js");
+        for id in ["retry", "use-pinpad"] {
+            assert!(js.contains(&format!("$(\"{id}\").hidden")), "{id}");
+        }
+    }
+
     #[test]
     fn loopback_hosts() {
         for h in [
