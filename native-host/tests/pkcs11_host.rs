@@ -7,7 +7,7 @@ mod common;
 use base64::Engine as _;
 use geid_protocol::{AuthToken, ChallengeNonce, HashFunction, Origin, SignatureAlgorithm};
 use geid_testkit::pki::{Pki, CITIZEN};
-use geid_testkit::softhsm::{self, SoftHsm};
+use geid_testkit::softhsm::{self, SoftHsm, Token};
 use openssl::hash::MessageDigest;
 use openssl::sign::Verifier;
 use openssl::x509::X509;
@@ -29,17 +29,19 @@ fn authentication_and_signing_through_a_pkcs11_module() {
         return;
     }
     let dir = scratch("pkcs11");
-    let hsm = SoftHsm::create(&dir.join("softhsm")).unwrap();
     let c = Pki::shared().citizen(CITIZEN).unwrap();
     let sign_key = c.sign_key.as_ref().unwrap();
     let sign_cert = c.sign_cert.as_ref().unwrap();
-    hsm.add_token(
-        "geid-host-test",
-        "2468",
-        &[
-            (&c.auth_key, &c.auth_cert, b"\x01"),
-            (sign_key, sign_cert, b"\x02"),
-        ],
+    let hsm = SoftHsm::create(
+        &dir.join("softhsm"),
+        &[Token {
+            label: "geid-host-test",
+            pin: "2468",
+            objects: &[
+                (&c.auth_key, &c.auth_cert, b"\x01"),
+                (sign_key, sign_cert, b"\x02"),
+            ],
+        }],
     )
     .unwrap();
     let config = json!({

@@ -116,6 +116,28 @@ fn login_lock() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Each module is loaded and initialised once per process and stays loaded: a PKCS#11 context
+/// "should be unique per application" (PKCS#11 v2.40 §5.4), and unloading a module that was
+/// never finalised (the library is unloaded when its last handle drops) can leave the process
+/// calling into freed code. Modules are never finalised, since another backend in the same
+/// process may still use them.
+fn loaded_module(path: &Path) -> Result<Pkcs11, String> {
+    static MODULES: Mutex<Vec<(std::path::PathBuf, Pkcs11)>> = Mutex::new(Vec::new());
+    let mut modules = MODULES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, ctx)) = modules.iter().find(|(p, _)| p == path) {
+        return Ok(ctx.clone());
+    }
+    let ctx = Pkcs11::new(path).map_err(|e| e.to_string())?;
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(P11Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => return Err(format!("C_Initialize: {}", describe(&e))),
+    }
+    modules.push((path.to_path_buf(), ctx.clone()));
+    Ok(ctx)
+}
+
 impl Pkcs11Backend {
     /// Loads the module at `module`, initialises it and finds the ID card's token.
     pub fn open(module: &Path, options: &Pkcs11Options) -> Result<Pkcs11Backend, CardError> {
@@ -126,11 +148,7 @@ impl Pkcs11Backend {
         if !module.is_file() {
             return Err(module_err("no such file".into()));
         }
-        let ctx = Pkcs11::new(module).map_err(|e| module_err(e.to_string()))?;
-        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-            Ok(()) | Err(P11Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-            Err(e) => return Err(module_err(format!("C_Initialize: {}", describe(&e)))),
-        }
+        let ctx = loaded_module(module).map_err(module_err)?;
         let slots = ctx.get_slots_with_token().map_err(|e| map_err(&e))?;
         let mut labels = Vec::new();
         for slot in slots {

@@ -15,7 +15,7 @@ use geid_card::pkcs11::{Pkcs11Backend, Pkcs11Options};
 use geid_card::{CardError, IdCard, KeySlot, PinEntry, PinKind};
 use geid_protocol::{ChallengeNonce, ErrorCode, HashFunction, Origin, Pin, SignatureAlgorithm};
 use geid_testkit::pki::{Pki, CITIZEN};
-use geid_testkit::softhsm::SoftHsm;
+use geid_testkit::softhsm::{SoftHsm, Token};
 use openssl::bn::BigNum;
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
@@ -59,29 +59,32 @@ fn make_fixture(_module: &Path) -> Fixture {
     // One fixed directory under target/, emptied at the start of each run, so runs (and runs
     // stopped early) leave no token stores behind.
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pkcs11_softhsm");
-    let hsm = SoftHsm::create(&dir).unwrap();
     let citizen = Pki::shared().citizen(CITIZEN).unwrap();
     let (ec_auth_key, ec_auth) = ec_certificate("EC Citizen (auth)", false);
     let (ec_sign_key, ec_sign) = ec_certificate("EC Citizen (sign)", true);
-    hsm.add_token(
-        RSA_TOKEN,
-        USER_PIN,
+    SoftHsm::create(
+        &dir,
         &[
-            (&citizen.auth_key, &citizen.auth_cert, b"\x01"),
-            (
-                citizen.sign_key.as_ref().unwrap(),
-                citizen.sign_cert.as_ref().unwrap(),
-                b"\x02",
-            ),
-        ],
-    )
-    .unwrap();
-    hsm.add_token(
-        EC_TOKEN,
-        USER_PIN,
-        &[
-            (&ec_auth_key, &ec_auth, b"\x11"),
-            (&ec_sign_key, &ec_sign, b"\x12"),
+            Token {
+                label: RSA_TOKEN,
+                pin: USER_PIN,
+                objects: &[
+                    (&citizen.auth_key, &citizen.auth_cert, b"\x01"),
+                    (
+                        citizen.sign_key.as_ref().unwrap(),
+                        citizen.sign_cert.as_ref().unwrap(),
+                        b"\x02",
+                    ),
+                ],
+            },
+            Token {
+                label: EC_TOKEN,
+                pin: USER_PIN,
+                objects: &[
+                    (&ec_auth_key, &ec_auth, b"\x11"),
+                    (&ec_sign_key, &ec_sign, b"\x12"),
+                ],
+            },
         ],
     )
     .unwrap();

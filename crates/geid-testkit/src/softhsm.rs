@@ -33,6 +33,26 @@ pub fn missing() -> Option<String> {
     None
 }
 
+/// The module, loaded and initialised once per process and never unloaded: unloading a
+/// PKCS#11 module that was not finalised, while other code in the process may still hold it,
+/// can crash the process.
+fn module() -> Result<Pkcs11, SoftHsmError> {
+    static MODULE_CTX: std::sync::Mutex<Option<Pkcs11>> = std::sync::Mutex::new(None);
+    let mut slot = MODULE_CTX
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(ctx) = slot.as_ref() {
+        return Ok(ctx.clone());
+    }
+    let ctx = Pkcs11::new(MODULE).map_err(err)?;
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(P11Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => return Err(err(e)),
+    }
+    *slot = Some(ctx.clone());
+    Ok(ctx)
+}
+
 /// A SoftHSM2 token store in a folder of its own.
 pub struct SoftHsm {
     conf: PathBuf,
@@ -47,67 +67,70 @@ fn err(e: impl std::fmt::Display) -> SoftHsmError {
     SoftHsmError(e.to_string())
 }
 
+/// One token to make: its label, user PIN, and (key, certificate, CKA_ID) triples to import.
+pub struct Token<'a> {
+    /// The token label.
+    pub label: &'a str,
+    /// The user PIN.
+    pub pin: &'a str,
+    /// Keys and certificates, paired by CKA_ID.
+    pub objects: &'a [(&'a PKey<Private>, &'a X509, &'a [u8])],
+}
+
 impl SoftHsm {
-    /// Empties `dir` and makes a token store and configuration file in it.
-    pub fn create(dir: &Path) -> Result<SoftHsm, SoftHsmError> {
+    /// Empties `dir`, makes a token store there with `tokens`, and imports their objects.
+    ///
+    /// SoftHSM2 sees only the tokens that exist when the module is initialised, and the module
+    /// is initialised once per process: so every token is made first (with `softhsm2-util`),
+    /// then the module is loaded with this store's configuration (`SOFTHSM2_CONF` is set for
+    /// this process) and the objects are imported. Call it once per process.
+    pub fn create(dir: &Path, tokens: &[Token<'_>]) -> Result<SoftHsm, SoftHsmError> {
         match std::fs::remove_dir_all(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(err(format!("{}: {e}", dir.display()))),
         }
-        let tokens = dir.join("tokens");
-        std::fs::create_dir_all(&tokens).map_err(err)?;
+        let store = dir.join("tokens");
+        std::fs::create_dir_all(&store).map_err(err)?;
         let conf = dir.join("softhsm2.conf");
         std::fs::write(
             &conf,
             format!(
                 "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
+                store.display()
             ),
         )
         .map_err(err)?;
-        Ok(SoftHsm { conf })
-    }
-
-    /// The configuration file: the value for `SOFTHSM2_CONF`.
-    pub fn conf(&self) -> &Path {
-        &self.conf
-    }
-
-    /// Makes a token labelled `label` with user PIN `pin` and imports each
-    /// (key, certificate, CKA_ID) triple. Loads the module in this process with this store's
-    /// configuration.
-    pub fn add_token(
-        &self,
-        label: &str,
-        pin: &str,
-        objects: &[(&PKey<Private>, &X509, &[u8])],
-    ) -> Result<(), SoftHsmError> {
-        let out = Command::new("softhsm2-util")
-            .env("SOFTHSM2_CONF", &self.conf)
-            .args(["--init-token", "--free", "--label", label])
-            .args(["--pin", pin, "--so-pin", "12345678"])
-            .output()
-            .map_err(err)?;
-        if !out.status.success() {
-            return Err(err(String::from_utf8_lossy(&out.stderr)));
-        }
-        std::env::set_var("SOFTHSM2_CONF", &self.conf);
-        let ctx = Pkcs11::new(MODULE).map_err(err)?;
-        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-            Ok(()) | Err(P11Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-            Err(e) => return Err(err(e)),
-        }
-        for slot in ctx.get_slots_with_token().map_err(err)? {
-            let info = ctx.get_token_info(slot).map_err(err)?;
-            if info.label().trim_end() != label {
-                continue;
+        for token in tokens {
+            let out = Command::new("softhsm2-util")
+                .env("SOFTHSM2_CONF", &conf)
+                .args(["--init-token", "--free", "--label", token.label])
+                .args(["--pin", token.pin, "--so-pin", "12345678"])
+                .output()
+                .map_err(err)?;
+            if !out.status.success() {
+                return Err(err(String::from_utf8_lossy(&out.stderr)));
             }
+        }
+        if std::env::var_os("SOFTHSM2_CONF").as_deref() != Some(conf.as_os_str()) {
+            std::env::set_var("SOFTHSM2_CONF", &conf);
+        }
+        let ctx = module()?;
+        for token in tokens {
+            let slot = ctx
+                .get_slots_with_token()
+                .map_err(err)?
+                .into_iter()
+                .find(|slot| {
+                    ctx.get_token_info(*slot)
+                        .is_ok_and(|info| info.label().trim_end() == token.label)
+                })
+                .ok_or_else(|| err(format!("token {} not found after creating it", token.label)))?;
             let session = ctx.open_rw_session(slot).map_err(err)?;
             session
-                .login(UserType::User, Some(&AuthPin::new(pin.into())))
+                .login(UserType::User, Some(&AuthPin::new(token.pin.into())))
                 .map_err(err)?;
-            for (key, cert, id) in objects {
+            for (key, cert, id) in token.objects {
                 session
                     .create_object(&key_attributes(key, id)?)
                     .map_err(err)?;
@@ -116,9 +139,13 @@ impl SoftHsm {
                     .map_err(err)?;
             }
             session.logout().map_err(err)?;
-            return Ok(());
         }
-        Err(err(format!("token {label} not found after creating it")))
+        Ok(SoftHsm { conf })
+    }
+
+    /// The configuration file: the value for `SOFTHSM2_CONF`.
+    pub fn conf(&self) -> &Path {
+        &self.conf
     }
 }
 
