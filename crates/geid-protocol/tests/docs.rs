@@ -40,13 +40,24 @@ fn every_command_and_event_is_documented() {
 #[test]
 fn the_kiosk_request_format_is_documented_as_the_code_builds_it() {
     use geid_protocol::kiosk::*;
-    for header in [HEADER_KIOSK, HEADER_TIMESTAMP, HEADER_REQUEST_ID, HEADER_SIGNATURE] {
-        assert!(DOC.contains(&format!("| `{header}` |")), "no row for {header}");
+    for header in [
+        HEADER_KIOSK,
+        HEADER_TIMESTAMP,
+        HEADER_REQUEST_ID,
+        HEADER_SIGNATURE,
+    ] {
+        assert!(
+            DOC.contains(&format!("| `{header}` |")),
+            "no row for {header}"
+        );
     }
     assert!(DOC.contains(&format!("```\n{SCHEME}\nPOST")));
     assert!(DOC.contains(&format!("within ±{MAX_SKEW_SECS} s")));
     // The documented line order is the order the code signs in.
     let s = String::from_utf8(string_to_sign("post", "/p", 7, &"r".repeat(16), "k", b"")).unwrap();
     let lines: Vec<&str> = s.lines().collect();
-    assert_eq!(lines[..6], [SCHEME, "POST", "/p", "7", &"r".repeat(16), "k"]);
+    assert_eq!(
+        lines[..6],
+        [SCHEME, "POST", "/p", "7", &"r".repeat(16), "k"]
+    );
 }
