@@ -19,10 +19,10 @@
 //! Every issuance and every refusal goes to the audit log with method `kiosk` and client
 //! `kiosk:<id>@<address>`.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -43,6 +43,7 @@ use sqlx::Row;
 
 use crate::db::{now, Db, DbError};
 use crate::password::issue_credentials;
+use crate::ClientIp;
 
 /// Path of the challenge endpoint.
 pub const CHALLENGE_PATH: &str = "/kiosk/v1/challenge";
@@ -145,26 +146,6 @@ fn unavailable(e: &DbError) -> ApiError {
         "DATABASE_UNAVAILABLE",
         "the database is unavailable; try again in a moment",
     )
-}
-
-/// The TCP peer address.
-struct ClientIp(IpAddr);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip())
-                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-        ))
-    }
 }
 
 /// Who made a request, for the audit log.

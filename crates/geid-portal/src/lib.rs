@@ -248,7 +248,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageLang {
 }
 
 /// The client address (TCP peer).
-struct ClientIp(IpAddr);
+pub(crate) struct ClientIp(pub(crate) IpAddr);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
