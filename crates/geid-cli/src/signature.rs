@@ -15,7 +15,7 @@ use geid_cms::{HashFunction, SignatureScheme};
 use geid_verify::Verifier;
 
 use crate::card::{connect, pin_entry, PinArgs, ReaderArgs};
-use crate::verify::{error_json, print, read, TrustArgs};
+use crate::verify::{read, run_and_print, TrustArgs};
 
 /// Arguments of `geid sign`.
 #[derive(Debug, Args)]
@@ -100,27 +100,9 @@ pub fn verify_signature(a: VerifySignatureArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("geid verify-signature: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(verifier.verify_signature(&content, &p7s)) {
-        Ok(signer) => {
-            print(
-                &serde_json::to_value(&signer).unwrap_or_default(),
-                a.trust.json,
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            print(&error_json(&e), a.trust.json);
-            ExitCode::FAILURE
-        }
-    }
+    run_and_print(
+        "geid verify-signature",
+        a.trust.json,
+        verifier.verify_signature(&content, &p7s),
+    )
 }

@@ -141,28 +141,39 @@ pub fn run(args: VerifyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Trailing whitespace (a newline from `echo` or an editor) is not part of the token.
+    let trimmed = token.trim_ascii_end();
+    run_and_print(
+        "geid verify",
+        args.trust.json,
+        verifier.verify(trimmed, &args.nonce),
+    )
+}
+
+/// Runs one verification on a single-threaded runtime and prints the outcome: the result as
+/// JSON with exit 0, or `{"error", "message"}` with exit 1.
+pub(crate) fn run_and_print<T: serde::Serialize>(
+    command: &str,
+    compact: bool,
+    verification: impl std::future::Future<Output = Result<T, VerifyError>>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("geid verify: cannot start the async runtime: {e}");
+            eprintln!("{command}: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    // Trailing whitespace (a newline from `echo` or an editor) is not part of the token.
-    let trimmed = token.trim_ascii_end();
-    match runtime.block_on(verifier.verify(trimmed, &args.nonce)) {
-        Ok(identity) => {
-            print(
-                &serde_json::to_value(&identity).unwrap_or_default(),
-                args.trust.json,
-            );
+    match runtime.block_on(verification) {
+        Ok(result) => {
+            print(&serde_json::to_value(&result).unwrap_or_default(), compact);
             ExitCode::SUCCESS
         }
         Err(e) => {
-            print(&error_json(&e), args.trust.json);
+            print(&error_json(&e), compact);
             ExitCode::FAILURE
         }
     }
