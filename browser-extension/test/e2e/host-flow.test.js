@@ -16,7 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { launch, openPage, outputFile, startServer } from './harness.js';
-import { READER_NAME, binaries, hostEnvironment, makePki, missing, startPcscd, virtualCard } from './world.js';
+import {
+  READER_NAME, binaries, hostEnvironment, makePki, missing, noPinWindow, pinWindow, startPcscd, submitPin, typePin, virtualCard,
+} from './world.js';
 
 const AUTH_PIN = '1234';
 const SIGN_PIN = '123456';
@@ -92,58 +94,6 @@ function result(page) {
 }
 
 /**
- * The PIN window the background opened: the extension's `pin.html` in a popup window.
- * @param {number} [timeoutMs]
- */
-async function pinWindow(timeoutMs = 15_000) {
-  const prefix = `chrome-extension://${browser.extensionId}/pin.html?`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const page = browser.context.pages().find((p) => p.url().startsWith(prefix));
-    if (page) {
-      await page.waitForSelector('#app:not([hidden])');
-      return page;
-    }
-    if (Date.now() > deadline) throw new Error(`no PIN window within ${timeoutMs} ms; pages: ${browser.context.pages().map((p) => p.url())}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Waits until no PIN window is open. */
-async function noPinWindow(timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (browser.context.pages().some((p) => p.url().includes('/pin.html'))) {
-    if (Date.now() > deadline) throw new Error('the PIN window stayed open');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/**
- * Types a PIN into the PIN window and submits it.
- * @param {import('playwright-core').Page} popup
- * @param {string} pin
- */
-async function typePin(popup, pin) {
-  await popup.waitForSelector('#pin-form:not([hidden]) #pin:not([disabled])');
-  await popup.fill('#pin', pin);
-  await submit(popup);
-}
-
-/**
- * Clicks OK. With a right PIN the host answers within milliseconds and the window closes, which
- * can happen before playwright's click call returns; a closed window is then the expected
- * outcome, not an error.
- * @param {import('playwright-core').Page} popup
- */
-async function submit(popup) {
-  try {
-    await popup.click('#ok');
-  } catch (e) {
-    if (!popup.isClosed()) throw e;
-  }
-}
-
-/**
  * Checks a Web eID token as a portal would, with node's crypto: format, algorithm, the RS256
  * signature over SHA256(origin) ‖ SHA256(nonce), and the certificate issued by the test
  * authentication CA (and that CA by the test root).
@@ -207,7 +157,7 @@ describe('through geid-host, pcscd + vpcd and the virtual card', { skip }, () =>
     for (const p of browser.context.pages()) {
       if (p.url().includes('/pin.html')) await p.close().catch(() => {});
     }
-    await noPinWindow();
+    await noPinWindow(browser);
   });
 
   test('successful login: PIN typed into the popup PIN window, token verified', async () => {
@@ -215,7 +165,7 @@ describe('through geid-host, pcscd + vpcd and the virtual card', { skip }, () =>
     const page = await openPage(browser.context, pageUrl());
     const nonce = newNonce();
     await begin(page, `geid.authenticate(${JSON.stringify(nonce)}, {lang: 'en'})`);
-    const popup = await pinWindow();
+    const popup = await pinWindow(browser);
     assert.equal(await popup.textContent('#origin'), pageOrigin());
     assert.equal(await popup.textContent('#holder'), pki.citizen.holder.common_name);
     assert.equal(await popup.textContent('#pin-label'), 'Authentication PIN');
@@ -224,7 +174,7 @@ describe('through geid-host, pcscd + vpcd and the virtual card', { skip }, () =>
     const out = await result(page);
     assert.equal(out.ok, true, JSON.stringify(out));
     verifyToken(out.value, pageOrigin(), nonce);
-    await noPinWindow();
+    await noPinWindow(browser);
     await page.close();
   });
 
@@ -233,7 +183,7 @@ describe('through geid-host, pcscd + vpcd and the virtual card', { skip }, () =>
     const page = await openPage(browser.context, pageUrl('127.0.0.1'));
     const nonce = newNonce();
     await begin(page, `geid.authenticate(${JSON.stringify(nonce)}, {lang: 'en'})`);
-    const popup = await pinWindow();
+    const popup = await pinWindow(browser);
     assert.equal(await popup.textContent('#retries'), 'Tries left: 3.');
     await typePin(popup, '9999');
     await popup.waitForFunction(() => document.getElementById('retries')?.textContent === 'Wrong PIN. Tries left: 2.');
@@ -248,7 +198,7 @@ describe('through geid-host, pcscd + vpcd and the virtual card', { skip }, () =>
     // The right PIN reset the counter: the next login starts at 3 again.
     const again = await openPage(browser.context, pageUrl());
     await begin(again, `geid.authenticate(${JSON.stringify(newNonce())}, {lang: 'en'})`);
-    const next = await pinWindow();
+    const next = await pinWindow(browser);
     assert.equal(await next.textContent('#retries'), 'Tries left: 3.');
     await typePin(next, AUTH_PIN);
     assert.equal((await result(again)).ok, true);
@@ -259,7 +209,7 @@ describe('through geid-host, pcscd + vpcd and the virtual card', { skip }, () =>
     await card.insert();
     const page = await openPage(browser.context, pageUrl());
     await begin(page, `geid.authenticate(${JSON.stringify(newNonce())}, {lang: 'en'})`);
-    const popup = await pinWindow();
+    const popup = await pinWindow(browser);
     const logStart = host.log().length;
     await popup.close();
     const out = await result(page);
@@ -276,7 +226,7 @@ describe('through geid-host, pcscd + vpcd and the virtual card', { skip }, () =>
     const page = await openPage(browser.context, pageUrl());
     const nonce = newNonce();
     await begin(page, `geid.authenticate(${JSON.stringify(nonce)}, {lang: 'en'})`);
-    const popup = await pinWindow();
+    const popup = await pinWindow(browser);
     await popup.waitForSelector('#prompt:not([hidden])');
     assert.equal(await popup.textContent('#prompt-text'), 'Insert your ID card into the reader.');
     assert.equal(await popup.isVisible('#pin'), false);
@@ -323,7 +273,7 @@ describe('through geid-host, pcscd + vpcd and the virtual card', { skip }, () =>
     const document = Buffer.from('geid end-to-end test document', 'utf8');
     const hash = createHash('sha256').update(document).digest('base64');
     await begin(page, `geid.sign(${JSON.stringify(got.value.certificate)}, ${JSON.stringify(hash)}, 'SHA-256', {lang: 'en'})`);
-    const popup = await pinWindow();
+    const popup = await pinWindow(browser);
     assert.equal(await popup.textContent('#pin-label'), 'Signature PIN');
     assert.equal(await popup.textContent('#hint'), '6 digits');
     assert.equal(await popup.textContent('#holder'), pki.citizen.holder.common_name);
@@ -342,7 +292,7 @@ describe('through geid-host, pcscd + vpcd and the virtual card', { skip }, () =>
       const page = await openPage(browser.context, pageUrl());
       await page.evaluate((l) => { document.documentElement.lang = l; }, lang);
       await begin(page, `geid.authenticate(${JSON.stringify(newNonce())}, {lang: ${JSON.stringify(lang)}})`);
-      const popup = await pinWindow();
+      const popup = await pinWindow(browser);
       await popup.waitForSelector('#pin-form:not([hidden])');
       assert.equal(await popup.getAttribute('html', 'lang'), lang);
       assert.equal(await popup.textContent('#title'), lang === 'ka' ? 'შესვლა პირადობის მოწმობით' : 'Log in with your ID card');
@@ -362,17 +312,17 @@ describe('through geid-host, pcscd + vpcd and the virtual card', { skip }, () =>
       const page = await openPage(browser.context, pageUrl());
       const nonce = newNonce();
       await begin(page, `geid.authenticate(${JSON.stringify(nonce)}, {lang: 'en'})`);
-      const popup = await pinWindow();
+      const popup = await pinWindow(browser);
       await popup.waitForSelector('#pin-form:not([hidden]) #pin:not([disabled])');
       const shown = Date.now();
       await popup.fill('#pin', AUTH_PIN);
       const submitted = Date.now();
-      await submit(popup);
+      await submitPin(popup);
       const out = await result(page);
       assert.equal(out.ok, true, JSON.stringify(out));
       verifyToken(out.value, pageOrigin(), nonce);
       await page.close();
-      await noPinWindow();
+      await noPinWindow(browser);
       // The host writes "done" before the answer; wait for the log to have it.
       runs.push(split(host.log().slice(logStart), { started: out.started, ended: out.ended, shown, submitted }));
     }

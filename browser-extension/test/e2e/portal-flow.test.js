@@ -17,7 +17,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { launch, outputFile } from './harness.js';
-import { binaries, hostEnvironment, missing, startPcscd, startPortal, virtualCard } from './world.js';
+import {
+  binaries, hostEnvironment, missing, noPinWindow, pinWindow, startPcscd, startPortal, typePin, virtualCard,
+} from './world.js';
 
 const AUTH_PIN = '1234';
 const HOLDER = { name: 'გიორგი ბერიძე', personalNumber: '01001000001' };
@@ -58,49 +60,6 @@ after(async () => {
 });
 
 /**
- * The PIN window the background opened: the extension's `pin.html` in a popup window.
- * @param {number} [timeoutMs]
- */
-async function pinWindow(timeoutMs = 15_000) {
-  const prefix = `chrome-extension://${browser.extensionId}/pin.html?`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const page = browser.context.pages().find((p) => p.url().startsWith(prefix));
-    if (page) {
-      await page.waitForSelector('#app:not([hidden])');
-      return page;
-    }
-    if (Date.now() > deadline) throw new Error(`no PIN window within ${timeoutMs} ms; pages: ${browser.context.pages().map((p) => p.url())}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Waits until no PIN window is open. */
-async function noPinWindow(timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (browser.context.pages().some((p) => p.url().includes('/pin.html'))) {
-    if (Date.now() > deadline) throw new Error('the PIN window stayed open');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/**
- * Types a PIN into the PIN window and presses OK. With a right PIN the window closes within
- * milliseconds, possibly before playwright's click returns; that is the expected outcome.
- * @param {import('playwright-core').Page} popup
- * @param {string} pin
- */
-async function typePin(popup, pin) {
-  await popup.waitForSelector('#pin-form:not([hidden]) #pin:not([disabled])');
-  await popup.fill('#pin', pin);
-  try {
-    await popup.click('#ok');
-  } catch (e) {
-    if (!popup.isClosed()) throw e;
-  }
-}
-
-/**
  * Opens a portal page (path with `?lang=` when a language is wanted) in a new tab.
  * @param {string} path
  */
@@ -119,13 +78,13 @@ async function open(path) {
  */
 async function withCard(page, button, to) {
   await page.click(button);
-  const popup = await pinWindow();
+  const popup = await pinWindow(browser);
   assert.equal(await popup.textContent('#origin'), portal.origin);
   assert.equal(await popup.textContent('#holder'), HOLDER.name);
   const arrived = page.waitForURL((u) => u.pathname === to, { timeout: 30_000 });
   await typePin(popup, AUTH_PIN);
   await arrived;
-  await noPinWindow();
+  await noPinWindow(browser);
 }
 
 /**
@@ -155,7 +114,7 @@ describe('the reference portal through the extension, geid-host, pcscd + vpcd an
     for (const p of browser.context.pages()) {
       if (p.url().includes('/pin.html')) await p.close().catch(() => {});
     }
-    await noPinWindow();
+    await noPinWindow(browser);
     for (const p of browser.context.pages()) {
       if (p.url().startsWith(portal.origin)) await p.close().catch(() => {});
     }
@@ -166,7 +125,7 @@ describe('the reference portal through the extension, geid-host, pcscd + vpcd an
     const page = await open('/?lang=ka');
     assert.equal(await page.getAttribute('html', 'lang'), 'ka');
     await page.click('#register-with-card');
-    const popup = await pinWindow();
+    const popup = await pinWindow(browser);
     // The page is Georgian, so is the extension's window.
     assert.equal(await popup.getAttribute('html', 'lang'), 'ka');
     assert.equal(await popup.textContent('#origin'), portal.origin);
@@ -174,7 +133,7 @@ describe('the reference portal through the extension, geid-host, pcscd + vpcd an
     const arrived = page.waitForURL((u) => u.pathname === '/register', { timeout: 30_000 });
     await typePin(popup, AUTH_PIN);
     await arrived;
-    await noPinWindow();
+    await noPinWindow(browser);
 
     // The identity the card proved, shown back before anything is created.
     assert.equal((await page.textContent('#identity-name'))?.trim(), HOLDER.name);
@@ -226,7 +185,7 @@ describe('the reference portal through the extension, geid-host, pcscd + vpcd an
   test('3. a wrong PIN shows the tries left in the window, then the right PIN logs in', async () => {
     const page = await open('/?lang=en');
     await page.click('#login-with-card');
-    const popup = await pinWindow();
+    const popup = await pinWindow(browser);
     assert.equal(await popup.textContent('#retries'), 'Tries left: 3.');
     await typePin(popup, '9999');
     await popup.waitForFunction(() => document.getElementById('retries')?.textContent === 'Wrong PIN. Tries left: 2.');
@@ -237,13 +196,13 @@ describe('the reference portal through the extension, geid-host, pcscd + vpcd an
     const arrived = page.waitForURL((u) => u.pathname === '/account', { timeout: 30_000 });
     await typePin(popup, AUTH_PIN);
     await arrived;
-    await noPinWindow();
+    await noPinWindow(browser);
     assert.equal((await page.textContent('#account-personal-number'))?.trim(), HOLDER.personalNumber);
 
     // The right PIN reset the card's counter.
     await logOut(page);
     await page.click('#login-with-card');
-    const next = await pinWindow();
+    const next = await pinWindow(browser);
     assert.equal(await next.textContent('#retries'), 'Tries left: 3.');
     const again = page.waitForURL((u) => u.pathname === '/account', { timeout: 30_000 });
     await typePin(next, AUTH_PIN);
@@ -254,7 +213,7 @@ describe('the reference portal through the extension, geid-host, pcscd + vpcd an
     for (const [lang, text] of [['en', 'Card login cancelled. You are not logged in.'], ['ka', 'ბარათით შესვლა გაუქმდა. სისტემაში არ შეხვედით.']]) {
       const page = await open(`/?lang=${lang}`);
       await page.click('#login-with-card');
-      const popup = await pinWindow();
+      const popup = await pinWindow(browser);
       const logStart = host.log().length;
       await popup.close();
       await page.waitForFunction(() => document.getElementById('message')?.dataset.code === 'USER_CANCELLED', undefined, { timeout: 10_000 });

@@ -12,12 +12,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { launch, outputFile } from './harness.js';
-import { REPO, binaries, hostEnvironment, missing, sleep, startPcscd, virtualCard } from './world.js';
+import {
+  REPO, binaries, freePort, hostEnvironment, missing, pinWindow, sleep, startPcscd, typePin, virtualCard,
+} from './world.js';
 
 const AUTH_PIN = '1234';
 const SIGN_PIN = '123456';
@@ -39,16 +40,6 @@ let portalLog = '';
 let dataDir;
 /** @type {string} */
 let base;
-
-/** A free loopback port. */
-async function freePort() {
-  const server = createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise((r) => server.close(() => r(undefined)));
-  return port;
-}
 
 /** `geid-portal` built with the demo feature, unless `GEID_PORTAL_BIN` names one. */
 function portalBinary() {
@@ -108,43 +99,13 @@ after(async () => {
   host?.remove();
 });
 
-/** The PIN window the background opened. */
-async function pinWindow(timeoutMs = 15_000) {
-  const prefix = `chrome-extension://${browser.extensionId}/pin.html?`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const page = browser.context.pages().find((p) => p.url().startsWith(prefix));
-    if (page) {
-      await page.waitForSelector('#app:not([hidden])');
-      return page;
-    }
-    if (Date.now() > deadline) throw new Error(`no PIN window within ${timeoutMs} ms; portal: ${portalLog}`);
-    await sleep(10);
-  }
-}
-
-/**
- * Types a PIN and presses OK (the window may close before the click returns).
- * @param {import('playwright-core').Page} popup
- * @param {string} pin
- */
-async function typePin(popup, pin) {
-  await popup.waitForSelector('#pin-form:not([hidden]) #pin:not([disabled])');
-  await popup.fill('#pin', pin);
-  try {
-    await popup.click('#ok');
-  } catch (e) {
-    if (!popup.isClosed()) throw e;
-  }
-}
-
 describe('signed letters through the portal, the extension and the virtual card', { skip }, () => {
   test('register, write, sign with the signature PIN, staff answer', async () => {
     await card.insert();
     const page = await browser.context.newPage();
     await page.goto(`${base}/?lang=en`);
     await page.click('#register-with-card');
-    const auth = await pinWindow();
+    const auth = await pinWindow(browser, { context: () => `portal: ${portalLog}` });
     assert.equal(await auth.textContent('#pin-label'), 'Authentication PIN');
     await typePin(auth, AUTH_PIN);
     await page.waitForURL(/\/register$/);
@@ -166,7 +127,7 @@ describe('signed letters through the portal, the extension and the virtual card'
     await page.waitForSelector('#letter-files li[data-file-id]');
 
     await page.click('#sign-and-send');
-    const sign = await pinWindow();
+    const sign = await pinWindow(browser, { context: () => `portal: ${portalLog}` });
     assert.equal(await sign.textContent('#pin-label'), 'Signature PIN');
     await typePin(sign, SIGN_PIN);
     await page.waitForSelector('#letter-state[data-state="sent"]', { timeout: 30_000 });

@@ -524,3 +524,64 @@ export async function startKiosk(bins, portal, options = {}) {
     };
   }
 }
+
+/**
+ * The PIN window the background opened: the extension's `pin.html` in a popup window.
+ * @param {import('./harness.js').Browser} browser
+ * @param {{timeoutMs?: number, context?: () => string}} [options] `context` adds a diagnostic
+ *   (a log) to the timeout error.
+ */
+export async function pinWindow(browser, { timeoutMs = 15_000, context } = {}) {
+  const prefix = `chrome-extension://${browser.extensionId}/pin.html?`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const page = browser.context.pages().find((p) => p.url().startsWith(prefix));
+    if (page) {
+      await page.waitForSelector('#app:not([hidden])');
+      return page;
+    }
+    if (Date.now() > deadline) {
+      const pages = browser.context.pages().map((p) => p.url());
+      throw new Error(`no PIN window within ${timeoutMs} ms; pages: ${pages}${context ? `; ${context()}` : ''}`);
+    }
+    await sleep(10);
+  }
+}
+
+/**
+ * Waits until no PIN window is open.
+ * @param {import('./harness.js').Browser} browser
+ * @param {number} [timeoutMs]
+ */
+export async function noPinWindow(browser, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (browser.context.pages().some((p) => p.url().includes('/pin.html'))) {
+    if (Date.now() > deadline) throw new Error('the PIN window stayed open');
+    await sleep(20);
+  }
+}
+
+/**
+ * Clicks OK in the PIN window. With a right PIN the host answers within milliseconds and the
+ * window closes, which can happen before playwright's click call returns; a closed window is
+ * then the expected outcome, not an error.
+ * @param {import('playwright-core').Page} popup
+ */
+export async function submitPin(popup) {
+  try {
+    await popup.click('#ok');
+  } catch (e) {
+    if (!popup.isClosed()) throw e;
+  }
+}
+
+/**
+ * Types a PIN into the PIN window and presses OK.
+ * @param {import('playwright-core').Page} popup
+ * @param {string} pin
+ */
+export async function typePin(popup, pin) {
+  await popup.waitForSelector('#pin-form:not([hidden]) #pin:not([disabled])');
+  await popup.fill('#pin', pin);
+  await submitPin(popup);
+}
