@@ -108,6 +108,24 @@ impl OcspServer {
         OcspServer::start_on(listener, pki, options)
     }
 
+    /// Generates a fresh test PKI whose AIA and CDP URLs point at a responder on a free
+    /// loopback port, and starts that responder.
+    pub fn with_new_pki(options: ResponderOptions) -> Result<(Pki, OcspServer), Error> {
+        let listen = "127.0.0.1:0";
+        let io = |action: &'static str| {
+            move |e| Error::Io {
+                action,
+                path: listen.into(),
+                source: e,
+            }
+        };
+        let listener = TcpListener::bind(listen).map_err(io("bind"))?;
+        let addr = listener.local_addr().map_err(io("query"))?;
+        let pki = Pki::generate(&crate::PkiOptions::with_base_url(&format!("http://{addr}")))?;
+        let server = OcspServer::start_on(listener, pki.clone(), options)?;
+        Ok((pki, server))
+    }
+
     /// Starts answering on an already bound listener (bind first, generate the PKI with the
     /// port in its AIA URLs, then start).
     pub fn start_on(

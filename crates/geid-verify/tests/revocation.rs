@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use geid_protocol::SignatureAlgorithm::*;
-use geid_testkit::pki::{IssuingCa, Pki, PkiOptions, CITIZEN, CITIZEN_2, REVOKED};
+use geid_testkit::pki::{IssuingCa, Pki, CITIZEN, CITIZEN_2, REVOKED};
 use geid_testkit::{Fault, OcspServer, ResponderOptions};
 use geid_verify::{CrlConfig, CrlMode, OcspConfig, OcspMode, OcspProblem, Verifier, VerifyError};
 
@@ -20,18 +20,11 @@ const AUTH: IssuingCa = IssuingCa::Authentication;
 fn world() -> &'static (Pki, OcspServer) {
     static WORLD: OnceLock<(Pki, OcspServer)> = OnceLock::new();
     WORLD.get_or_init(|| {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let pki = Pki::generate(&PkiOptions::with_base_url(&format!(
-            "http://127.0.0.1:{port}"
-        )))
-        .unwrap();
-        let options = ResponderOptions {
+        OcspServer::with_new_pki(ResponderOptions {
             next_update: Some(Duration::from_secs(3600)),
             ..Default::default()
-        };
-        let server = OcspServer::start_on(listener, pki.clone(), options).unwrap();
-        (pki, server)
+        })
+        .unwrap()
     })
 }
 

@@ -16,7 +16,7 @@ use geid_protocol::Origin;
 use geid_testkit::pcscd;
 use geid_testkit::virtual_card::vpcd::VpcdCard;
 use geid_testkit::virtual_card::{CardKeys, PinValues, VirtualCard};
-use geid_testkit::{OcspServer, Pki, PkiOptions, ResponderOptions};
+use geid_testkit::{OcspServer, Pki, ResponderOptions};
 use geid_verify::Verifier;
 use serde_json::Value;
 
@@ -40,14 +40,7 @@ pub const KIOSK_ID: &str = "tbilisi-hoj-01";
 /// A PKI whose AIA points at an OCSP responder running for the whole test binary.
 pub fn world() -> &'static (Pki, OcspServer) {
     static WORLD: OnceLock<(Pki, OcspServer)> = OnceLock::new();
-    WORLD.get_or_init(|| {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let pki = Pki::generate(&PkiOptions::with_base_url(&base)).unwrap();
-        let ocsp =
-            OcspServer::start_on(listener, pki.clone(), ResponderOptions::default()).unwrap();
-        (pki, ocsp)
-    })
+    WORLD.get_or_init(|| OcspServer::with_new_pki(ResponderOptions::default()).unwrap())
 }
 
 pub fn pki() -> &'static Pki {

@@ -9,20 +9,13 @@ use std::sync::OnceLock;
 use geid_portal::db::Db;
 use geid_portal::Config;
 use geid_protocol::{ChallengeNonce, Origin, SignatureAlgorithm};
-use geid_testkit::{OcspServer, Pki, PkiOptions, ResponderOptions, TokenSigner};
+use geid_testkit::{OcspServer, Pki, ResponderOptions, TokenSigner};
 use geid_verify::Verifier;
 
 /// A PKI whose AIA points at an OCSP responder running for the whole test binary.
 pub fn world() -> &'static (Pki, OcspServer) {
     static WORLD: OnceLock<(Pki, OcspServer)> = OnceLock::new();
-    WORLD.get_or_init(|| {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let pki = Pki::generate(&PkiOptions::with_base_url(&base)).unwrap();
-        let ocsp =
-            OcspServer::start_on(listener, pki.clone(), ResponderOptions::default()).unwrap();
-        (pki, ocsp)
-    })
+    WORLD.get_or_init(|| OcspServer::with_new_pki(ResponderOptions::default()).unwrap())
 }
 
 pub fn pki() -> &'static Pki {
