@@ -1216,28 +1216,19 @@ async fn staff_login(
             username => form.username.clone(), error => lang.0.t(error) },
         )
     };
-    if st.password_limiter.check(client).is_err() {
-        st.audit("staff-password", None, "TOO_MANY_ATTEMPTS", client)
-            .await;
-        return again(StatusCode::TOO_MANY_REQUESTS, "too_many");
+    if let Err((status, error)) = st.password_login_allowed("staff-password", client).await {
+        return again(status, error);
     }
     let found = match organisations::staff_by_username(&st.db, form.username.trim()).await {
         Ok(f) => f,
         Err(e) => return st.unavailable(&lang, &e),
     };
-    let (staff, phc) = match found {
-        Some((s, h)) => (Some(s), h),
-        None => (None, st.dummy_hash.clone()),
-    };
-    let pw = form.password.clone();
-    let ok = tokio::task::spawn_blocking(move || crate::password::verify(&pw, &phc))
+    let staff = match st
+        .check_password("staff-password", client, found, &form.password)
         .await
-        .unwrap_or(false);
-    let Some(staff) = staff.filter(|_| ok) else {
-        st.password_limiter.record_failure(client);
-        st.audit("staff-password", None, "BAD_CREDENTIALS", client)
-            .await;
-        return again(StatusCode::UNAUTHORIZED, "bad_credentials");
+    {
+        Ok(s) => s,
+        Err((status, error)) => return again(status, error),
     };
     st.audit("staff-password", None, "OK", client).await;
     session.insert(STAFF, staff.username);

@@ -331,6 +331,48 @@ impl Shared {
         self.message(lang, StatusCode::FORBIDDEN, "site_name", "csrf")
     }
 
+    /// The failed-login limit for password logins (citizens' and staff's): refused attempts are
+    /// audited under `method`. Checked before the database is asked.
+    async fn password_login_allowed(
+        &self,
+        method: &str,
+        client: IpAddr,
+    ) -> Result<(), (StatusCode, &'static str)> {
+        if self.password_limiter.check(client).is_err() {
+            self.audit(method, None, "TOO_MANY_ATTEMPTS", client).await;
+            return Err((StatusCode::TOO_MANY_REQUESTS, "too_many"));
+        }
+        Ok(())
+    }
+
+    /// Checks `password` against the hash of the user found (or a dummy hash when none was,
+    /// so the answer time does not tell which usernames exist), with argon2 off the async
+    /// threads; a refusal is counted against the client and audited under `method`.
+    async fn check_password<T>(
+        &self,
+        method: &str,
+        client: IpAddr,
+        found: Option<(T, String)>,
+        password: &str,
+    ) -> Result<T, (StatusCode, &'static str)> {
+        let (user, phc) = match found {
+            Some((user, phc)) => (Some(user), phc),
+            None => (None, self.dummy_hash.clone()),
+        };
+        let pw = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &phc))
+            .await
+            .unwrap_or(false);
+        match user.filter(|_| ok) {
+            Some(user) => Ok(user),
+            None => {
+                self.password_limiter.record_failure(client);
+                self.audit(method, None, "BAD_CREDENTIALS", client).await;
+                Err((StatusCode::UNAUTHORIZED, "bad_credentials"))
+            }
+        }
+    }
+
     async fn audit(&self, method: &str, person: Option<&str>, result: &str, client: IpAddr) {
         self.metrics.login(method, result);
         if let Err(e) = self
@@ -623,27 +665,20 @@ async fn password_submit(
             error => lang.0.t(error) },
         )
     };
-    if st.password_limiter.check(client).is_err() {
-        st.audit("password", None, "TOO_MANY_ATTEMPTS", client)
-            .await;
-        return again(StatusCode::TOO_MANY_REQUESTS, "too_many");
+    if let Err((status, error)) = st.password_login_allowed("password", client).await {
+        return again(status, error);
     }
     let found = match st.db.account_by_username(form.username.trim()).await {
         Err(e) => return st.unavailable(&lang, &e),
-        Ok(f) => f,
+        // An account without a password (registered with the card) cannot log in this way.
+        Ok(f) => f.and_then(|(a, h)| Some((a, h?))),
     };
-    let (account, phc) = match found {
-        Some((a, Some(h))) => (Some(a), h),
-        _ => (None, st.dummy_hash.clone()),
-    };
-    let pw = form.password.clone();
-    let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &phc))
+    let account = match st
+        .check_password("password", client, found, &form.password)
         .await
-        .unwrap_or(false);
-    let Some(account) = account.filter(|_| ok) else {
-        st.password_limiter.record_failure(client);
-        st.audit("password", None, "BAD_CREDENTIALS", client).await;
-        return again(StatusCode::UNAUTHORIZED, "bad_credentials");
+    {
+        Ok(a) => a,
+        Err((status, error)) => return again(status, error),
     };
     st.audit("password", Some(&account.personal_number), "OK", client)
         .await;
